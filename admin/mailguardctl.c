@@ -1,0 +1,115 @@
+/* mailguardctl.c: the operator's command-line client. It reads the configuration only to find
+ * state_dir, connects to the supervisor's control socket (state_dir/control.sock, mode 0600),
+ * sends one command line and prints the reply; the exit status is the reply's status.
+ * Trusts the daemon's reply only as text (printed, not interpreted beyond the status line). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "config/config.h"
+#include "lib/buf.h"
+#include "lib/log.h"
+#include "lib/str.h"
+
+#define CTL_LINE_MAX 4096
+
+static void __attribute__((noreturn))
+usage(void)
+{
+	fprintf(stderr, "usage: mailguardctl [-c config_dir] COMMAND\n"
+	    "commands:\n"
+	    "  reload                 re-read the configuration (like SIGHUP)\n"
+	    "  status                 show the roles' state\n"
+	    "  queue list             list queued messages (like mailq)\n"
+	    "  queue show QID         envelope, recipients and headers of one message\n"
+	    "  queue flush            retry every deferred message now\n"
+	    "  queue delete QID|ALL   remove messages (no bounce)\n"
+	    "  queue hold QID|ALL     keep messages from delivery\n"
+	    "  queue release QID|ALL  release held messages\n");
+	exit(2);
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *dir = "/etc/mailguard";
+	struct mg_config *cfg;
+	struct sockaddr_un sun;
+	struct buf line, reply;
+	int ch, fd, status = 1;
+	char *nl;
+
+	while ((ch = getopt(argc, argv, "c:")) != -1) {
+		if (ch == 'c')
+			dir = optarg;
+		else
+			usage();
+	}
+	if (optind >= argc)
+		usage();
+	log_init("mailguardctl", 1, LOG_LVL_WARN);
+	if ((cfg = config_load(dir, stderr)) == NULL) {
+		fprintf(stderr, "mailguardctl: configuration in %s has errors\n", dir);
+		return 1;
+	}
+	buf_init(&line, CTL_LINE_MAX);
+	for (int i = optind; i < argc; i++) {
+		if (strpbrk(argv[i], " \t\r\n") != NULL || argv[i][0] == '\0') {
+			fprintf(stderr, "mailguardctl: argument '%s' must be one word\n", argv[i]);
+			return 2;
+		}
+		if ((i > optind && buf_append_char(&line, ' ') < 0) || buf_append_str(&line, argv[i]) < 0) {
+			fprintf(stderr, "mailguardctl: command too long\n");
+			return 2;
+		}
+	}
+	buf_append_char(&line, '\n');
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (str_fmt(sun.sun_path, sizeof(sun.sun_path), "%s/control.sock", cfg->state_dir) < 0) {
+		fprintf(stderr, "mailguardctl: state_dir path too long\n");
+		return 1;
+	}
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0 ||
+	    connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+		fprintf(stderr, "mailguardctl: cannot connect to %s: %s (is mailguard running?)\n",
+		    sun.sun_path, strerror(errno));
+		return 1;
+	}
+	if (write(fd, line.data, line.len) != (ssize_t)line.len) {
+		fprintf(stderr, "mailguardctl: write: %s\n", strerror(errno));
+		return 1;
+	}
+	shutdown(fd, SHUT_WR);
+	buf_init(&reply, 256u * 1024 * 1024);
+	for (;;) {
+		ssize_t n;
+
+		if (buf_reserve(&reply, 65536) < 0)
+			break;
+		n = read(fd, reply.data + reply.len, 65536);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		reply.len += (size_t)n;
+		reply.data[reply.len] = '\0';
+	}
+	close(fd);
+	if (reply.len == 0 || strncmp(reply.data, "status ", 7) != 0 ||
+	    (nl = strchr(reply.data, '\n')) == NULL) {
+		fprintf(stderr, "mailguardctl: no valid reply from the daemon\n");
+		return 1;
+	}
+	*nl = '\0';
+	status = (int)strtol(reply.data + 7, NULL, 10);
+	fputs(nl + 1, status == 0 ? stdout : stderr);
+	buf_free(&reply);
+	buf_free(&line);
+	config_free(&cfg);
+	return status;
+}

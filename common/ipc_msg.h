@@ -1,0 +1,51 @@
+#ifndef COMMON_IPC_MSG_H
+#define COMMON_IPC_MSG_H
+/* The catalog of IPC messages between MailGuard roles (framing in lib/ipc.h; doc/ipc.md describes
+ * each exchange). Bump IPC_VERSION whenever a message or its payload changes. Payload layouts are
+ * written next to each type as the sequence of ipc_put_* calls; readers mirror them exactly. */
+
+#define IPC_VERSION 1
+
+enum ipc_type {
+	/* role -> supervisor: u32 IPC_VERSION, str role name. Sent once set-up is complete. */
+	IPC_HELLO = 1,
+	/* supervisor -> role: re-read the configuration (already validated by the supervisor). */
+	IPC_RELOAD,
+	/* supervisor -> role: finish in-flight work quickly and exit 0. */
+	IPC_SHUTDOWN,
+
+	/* smtpd -> queue, id = request: ask for a new message file. (empty) */
+	IPC_QUEUE_CREATE = 20,
+	/* queue -> smtpd, id = request: str qid; fd = the message file, open for writing. */
+	IPC_QUEUE_CREATE_OK,
+	/* queue -> smtpd, id = request: u32 smtp code, str enhanced status, str text. */
+	IPC_QUEUE_CREATE_FAIL,
+	/* smtpd -> queue, id = request: str qid, str envelope (envelope_write text). */
+	IPC_QUEUE_COMMIT,
+	/* queue -> smtpd, id = request: str qid. Sent only once the message is durable. */
+	IPC_QUEUE_COMMIT_OK,
+	/* queue -> smtpd, id = request: u32 code, str enhanced status, str text. */
+	IPC_QUEUE_COMMIT_FAIL,
+	/* smtpd -> queue, id = 0: str qid. The transaction was abandoned; remove the file. */
+	IPC_QUEUE_ABORT,
+
+	/* queue -> delivery, id = job: str qid, str envelope text, str host, u32 port, u32 use_mx,
+	 * u32 n, n x u32 recipient index; fd = the message body, read-only. */
+	IPC_DELIVER = 40,
+	/* delivery -> queue, id = job: u32 n, n x (u32 index, u32 enum envelope_rcpt_state,
+	 * str status, str diag), str relay (host[addr]:port or NULL), str tls (summary or NULL). */
+	IPC_DELIVER_RESULT,
+
+	/* supervisor -> queue, id = request: u32 argc, argc x str. A mailguardctl command. */
+	IPC_CTL_REQUEST = 60,
+	/* queue -> supervisor, id = request: u32 exit status, str output text. */
+	IPC_CTL_REPLY,
+};
+
+/* Fixed descriptor numbers in each role after exec (set by the supervisor). */
+#define ROLE_FD_SUPERVISOR 3
+#define ROLE_FD_PEER1 4		/* smtpd: queue; queue: smtpd; delivery: queue */
+#define ROLE_FD_PEER2 5		/* queue: delivery */
+#define ROLE_FD_LISTEN0 5	/* smtpd: first listening socket */
+
+#endif

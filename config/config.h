@@ -1,0 +1,151 @@
+#ifndef CONFIG_CONFIG_H
+#define CONFIG_CONFIG_H
+/* The configuration: mailguard.conf (global), domains.d/<domain>.conf (one protected domain each)
+ * and lists/ (allow/block lists), as described in doc/mailguard.conf.5 and shared/DESIGN.md §4.
+ * Every setting is one row of the table in config/settings.c (name, scope, type, default, min, max,
+ * reloadable, implemented-by). No default is defined anywhere else.
+ * A struct mg_config is immutable once loaded: reload builds a new one and swaps the pointer. */
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/socket.h>
+
+#include "lib/cidr.h"
+
+enum mg_tls_policy { MG_TLS_NONE = 0, MG_TLS_MAY, MG_TLS_ENCRYPT, MG_TLS_DANE };
+enum mg_dkim_alg { MG_DKIM_RSA2048 = 0, MG_DKIM_ED25519, MG_DKIM_BOTH };
+
+/* disable_layers bits */
+#define MG_LAYER_RBL            0x001
+#define MG_LAYER_PHISHING       0x002
+#define MG_LAYER_SUSPICIOUS_TLD 0x004
+#define MG_LAYER_BAYES          0x008
+#define MG_LAYER_NEURAL         0x010
+#define MG_LAYER_GREYLIST       0x020
+#define MG_LAYER_SPF            0x040
+#define MG_LAYER_DKIM           0x080
+#define MG_LAYER_DMARC          0x100
+
+/* One allow/block list entry (lists/<name>.allow, lists/<name>.block). */
+enum mg_list_kind {
+	MG_LIST_ADDRESS,	/* user@example.org (the whole address compared case-insensitively) */
+	MG_LIST_DOMAIN,		/* @example.org: exactly that domain */
+	MG_LIST_SUBDOMAINS,	/* *.example.org: the domain's subdomains (and, by convention, itself) */
+	MG_LIST_NETWORK,	/* 192.0.2.0/24, 2001:db8::/32, or a single IP */
+};
+struct mg_list_entry {
+	enum mg_list_kind kind;
+	char *value;		/* lower-cased address or domain (without '@' / '*.'), NULL for networks */
+	struct cidr net;	/* for MG_LIST_NETWORK */
+	int line;
+};
+struct mg_list {
+	char *file;		/* path it came from, NULL if the file does not exist */
+	struct mg_list_entry *entries;
+	size_t n;
+};
+
+struct mg_header_rule {		/* header_rewrite: see mailguard.conf(5) */
+	char *text;		/* the rule as written; parsed and applied by delivery (issue B) */
+};
+
+struct mg_domain {
+	char *name;		/* lower-case domain, equal to the file name without .conf */
+	char *file;
+	char *transport_host;	/* back-end host or IP (no brackets) */
+	int transport_port;	/* default 25 */
+	int transport_mx;	/* 0 when written as [host] (no MX lookup) */
+	double spam_reject, spam_quarantine, greylist;
+	int dkim_sign;
+	enum mg_dkim_alg dkim_algorithm;
+	char *dmarc_rua;	/* address or NULL */
+	char *digest_from;	/* address or NULL */
+	enum mg_tls_policy tls_policy;
+	struct mg_header_rule *header_rewrite;
+	size_t n_header_rewrite;
+	long outbound_rate_count;	/* 0 = unlimited */
+	long outbound_rate_period;	/* seconds */
+	char **outbound_ips;	/* textual local addresses */
+	size_t n_outbound_ips;
+	unsigned disable_layers;	/* MG_LAYER_* */
+	struct mg_list allow, block;	/* lists/<domain>.allow, lists/<domain>.block */
+};
+
+struct mg_config {
+	char *dir;		/* configuration directory (absolute) */
+	int config_version;
+	/* [global] MTA */
+	char *hostname;
+	char **listen;		/* "addr:port" strings; port 0 = ephemeral (see state_dir/listeners) */
+	size_t n_listen;
+	char *spool_dir;
+	char *state_dir;
+	char *user;		/* unprivileged user when started as root */
+	struct cidr_list mynetworks;
+	char *tls_cert, *tls_key;	/* PEM paths; empty = generated self-signed in state_dir */
+	char *smtpd_banner;	/* text after "220 <hostname> " */
+	long long max_message_size;
+	long max_recipients;
+	long max_connections;
+	long max_connections_per_ip;
+	long long smtpd_timeout;	/* RFC 5321 §4.5.3.2.7 server timeout: 5 min */
+	long long queue_lifetime;	/* bounce after this: 5d */
+	long long retry_min, retry_max;	/* first retry delay (5m), cap (1h) */
+	long long delay_warning;	/* 0 = off */
+	long delivery_concurrency;	/* per destination */
+	long delivery_max_connections;	/* all destinations */
+	long long delivery_timeout_connect;
+	long long delivery_timeout_command;
+	long long delivery_timeout_data;
+	char *log_level;
+	int commit_batch_usec;	/* group-commit gathering window */
+	/* protected domains, sorted by name */
+	struct mg_domain *domains;
+	size_t n_domains;
+	struct mg_list global_allow, global_block;
+};
+
+/* Loads dir/mailguard.conf, dir/domains.d/ *.conf and dir/lists/. On error returns NULL and
+ * writes every problem found as "file:line: expected X, found Y" lines to errors (which the
+ * caller owns; may be NULL to discard). Never exits. */
+struct mg_config *config_load(const char *dir, FILE *errors);
+void config_free(struct mg_config **cfg);
+/* Prints every setting with its effective value, global then per domain, one "name = value" line
+ * each, marking values that are defaults and features not yet implemented (mailguard -P). */
+void config_print(const struct mg_config *cfg, FILE *out);
+/* Finds a protected domain (case-insensitive, exact match); NULL if not protected. O(log n). */
+const struct mg_domain *config_domain_find(const struct mg_config *cfg, const char *domain);
+/* True when addr is inside mynetworks. */
+int config_is_mynetwork(const struct mg_config *cfg, const struct sockaddr *sa);
+/* Compares the settings that need a restart (reloadable = no in mailguard.conf(5): listen,
+ * spool_dir, state_dir, user). Returns 1 and sets *name_r (static) to the first that differs,
+ * or 0 when a reload can apply b in place of a. */
+int config_static_changed(const struct mg_config *a, const struct mg_config *b,
+    const char **name_r);
+
+/* First entry of l that matches: sender (an address without <>, may be NULL or "" for the null
+ * sender) against address, @domain and *.domain entries, client (may be NULL) against network
+ * entries. NULL when nothing matches. Pure; any thread. The entry is borrowed from l. */
+const struct mg_list_entry *config_list_match(const struct mg_list *l, const char *sender,
+    const struct sockaddr *client);
+
+/* Text-level parsers: one file's text, no file system access (relative paths stay relative, no
+ * secrecy checks). For the fuzz target, tests, and the admin console validating an edit before
+ * it writes the file. file names the text in error lines. All errors go to errors (may be NULL).
+ * config_parse_text parses a mailguard.conf; the result has no domains and empty lists; NULL
+ * on error. config_parse_domain_text parses domains.d/<domain>.conf into *out (which it
+ * initialises; clear it with config_domain_clear even after an error), returns 0 or -1.
+ * config_parse_list_text parses a list file likewise (clear with config_list_clear). */
+struct mg_config *config_parse_text(const char *file, const char *text, size_t len, FILE *errors);
+int config_parse_domain_text(const char *domain, const char *file, const char *text, size_t len,
+    struct mg_domain *out, FILE *errors);
+int config_parse_list_text(const char *file, const char *text, size_t len, struct mg_list *out,
+    FILE *errors);
+void config_domain_clear(struct mg_domain *d);
+void config_list_clear(struct mg_list *l);
+
+/* Writes the mailguard.conf(5) manual page (roff), generated from the settings table;
+ * doc/mailguard.conf.5 is this output (tests/tools/gen-conf-man regenerates it). */
+void config_print_man(FILE *out);
+
+#endif

@@ -1,0 +1,212 @@
+/* settings.c: THE settings table. One row per setting: name, scope (mailguard.conf or
+ * domains.d/<domain>.conf), type, default (as written in a file), bounds, reloadability, the issue
+ * that puts it in effect, where it is stored, and its documentation. No default exists anywhere
+ * else: the loader applies these rows, mailguard -P and doc/mailguard.conf.5 print them.
+ * Runs in the supervisor (load, reload) and in tools; the table is read-only data.
+ * Model: Postfix's typed parameter tables (smtpd.c, mail_params.h). */
+#include "config/settings.h"
+
+#include <stddef.h>
+#include <string.h>
+
+#include "common/limits.h"
+
+/* offsetof that fails to compile unless the field has type T. */
+#define TYPED_OFF(st, f, T) (offsetof(st, f) + 0 * sizeof(char[1 - 2 * \
+	!__builtin_types_compatible_p(__typeof__(((st *)0)->f), T)]))
+#define G(f, T) TYPED_OFF(struct mg_config, f, T)
+#define D(f, T) TYPED_OFF(struct mg_domain, f, T)
+/* Integer fields of any width: the value parser stores by size. */
+#define GI(f) .off = offsetof(struct mg_config, f), .size = sizeof(((struct mg_config *)0)->f)
+
+#define KB 1024LL
+#define MB (1024LL * 1024)
+#define GB (1024LL * 1024 * 1024)
+#define MIN 60LL
+#define HOUR 3600LL
+#define DAY 86400LL
+
+static const char *const log_levels[] = { "crit", "err", "warn", "info", "debug", NULL };
+static const char *const dkim_algorithms[] = { "rsa2048", "ed25519", "both", NULL };
+static const char *const tls_policies[] = { "none", "may", "encrypt", "dane", NULL };
+/* Bit i is MG_LAYER_* with value 1 << i (config.h). */
+static const char *const layer_names[] = { "rbl", "phishing", "suspicious_tld", "bayes", "neural",
+	"greylist", "spf", "dkim", "dmarc", NULL };
+
+const struct setting config_settings[] = {
+	/* ---- mailguard.conf ---- */
+	{ .name = "config_version", .scope = SCOPE_GLOBAL, .type = T_INT, .min = 1, .max = 1,
+	  .reloadable = 1, .issue = "A", GI(config_version), .flags = SET_REQUIRED,
+	  .doc = "Version of the configuration format. Required in mailguard.conf and must be 1; "
+		 "a per-domain file may repeat it." },
+	{ .name = "hostname", .scope = SCOPE_GLOBAL, .type = T_HOSTNAME, .def = "",
+	  .reloadable = 1, .issue = "A", .off = G(hostname, char *), .flags = SET_EMPTY_OK,
+	  .doc = "Name of this host, used in the SMTP greeting, EHLO and Received headers. "
+		 "Empty means the system host name." },
+	{ .name = "listen", .scope = SCOPE_GLOBAL, .type = T_LISTEN, .def = "127.0.0.1:2525",
+	  .reloadable = 0, .issue = "A", .off = G(listen, char **), .off2 = G(n_listen, size_t),
+	  .doc = "Addresses the SMTP server listens on, as address:port separated by spaces or "
+		 "commas; IPv6 in brackets ([::1]:25). Port 0 picks a free port." },
+	{ .name = "spool_dir", .scope = SCOPE_GLOBAL, .type = T_PATH, .def = "/var/spool/mailguard",
+	  .reloadable = 0, .issue = "A", .off = G(spool_dir, char *),
+	  .doc = "Queue directory. A relative path is relative to the configuration directory." },
+	{ .name = "state_dir", .scope = SCOPE_GLOBAL, .type = T_PATH, .def = "/var/lib/mailguard",
+	  .reloadable = 0, .issue = "A", .off = G(state_dir, char *),
+	  .doc = "Directory for databases, generated keys and runtime state. A relative path is "
+		 "relative to the configuration directory." },
+	{ .name = "user", .scope = SCOPE_GLOBAL, .type = T_USER, .def = "_mailguard",
+	  .reloadable = 0, .issue = "A", .off = G(user, char *),
+	  .doc = "Unprivileged user the processes run as when started as root." },
+	{ .name = "mynetworks", .scope = SCOPE_GLOBAL, .type = T_CIDR_LIST,
+	  .def = "127.0.0.0/8 ::1/128", .reloadable = 1, .issue = "A",
+	  .off = G(mynetworks, struct cidr_list), .flags = SET_EMPTY_OK,
+	  .doc = "Trusted client networks (address/prefix, separated by spaces or commas) that may "
+		 "relay outbound mail without authentication." },
+	{ .name = "tls_cert", .scope = SCOPE_GLOBAL, .type = T_PATH, .def = "",
+	  .reloadable = 1, .issue = "A", .off = G(tls_cert, char *), .flags = SET_EMPTY_OK,
+	  .doc = "PEM certificate chain for STARTTLS. Empty means a self-signed certificate "
+		 "generated in state_dir. Set together with tls_key." },
+	{ .name = "tls_key", .scope = SCOPE_GLOBAL, .type = T_PATH, .def = "",
+	  .reloadable = 1, .issue = "A", .off = G(tls_key, char *),
+	  .flags = SET_EMPTY_OK | SET_SECRET,
+	  .doc = "PEM private key for tls_cert. The file must not be readable by group or others." },
+	{ .name = "smtpd_banner", .scope = SCOPE_GLOBAL, .type = T_STRING, .def = "MailGuard ESMTP",
+	  .reloadable = 1, .issue = "A", .off = G(smtpd_banner, char *),
+	  .doc = "Text after \"220 hostname \" in the SMTP greeting." },
+	{ .name = "max_message_size", .scope = SCOPE_GLOBAL, .type = T_SIZE, .def = "50m",
+	  .min = KB, .max = 2 * GB, .reloadable = 1, .issue = "A", GI(max_message_size),
+	  .doc = "Largest message accepted, announced with the SIZE extension (RFC 1870)." },
+	{ .name = "max_recipients", .scope = SCOPE_GLOBAL, .type = T_INT, .def = "100",
+	  .min = 1, .max = SMTP_RCPT_CAP, .reloadable = 1, .issue = "A", GI(max_recipients),
+	  .doc = "Recipients accepted per message; further RCPT commands get 452 "
+		 "(RFC 5321 section 4.5.3.1.8 asks for at least 100)." },
+	{ .name = "max_connections", .scope = SCOPE_GLOBAL, .type = T_INT, .def = "2000",
+	  .min = 1, .max = 100000, .reloadable = 1, .issue = "A", GI(max_connections),
+	  .doc = "Concurrent inbound SMTP connections, all clients together." },
+	{ .name = "max_connections_per_ip", .scope = SCOPE_GLOBAL, .type = T_INT, .def = "50",
+	  .min = 1, .max = 100000, .reloadable = 1, .issue = "A", GI(max_connections_per_ip),
+	  .doc = "Concurrent inbound SMTP connections from one client address." },
+	{ .name = "smtpd_timeout", .scope = SCOPE_GLOBAL, .type = T_DURATION, .def = "5m",
+	  .min = 1, .max = HOUR, .reloadable = 1, .issue = "A", GI(smtpd_timeout),
+	  .doc = "Idle time allowed to an SMTP client between commands or data "
+		 "(RFC 5321 section 4.5.3.2.7)." },
+	{ .name = "queue_lifetime", .scope = SCOPE_GLOBAL, .type = T_DURATION, .def = "5d",
+	  .min = 1, .max = 30 * DAY, .reloadable = 1, .issue = "A", GI(queue_lifetime),
+	  .doc = "How long a message is retried before it is returned to its sender." },
+	{ .name = "retry_min", .scope = SCOPE_GLOBAL, .type = T_DURATION, .def = "5m",
+	  .min = 1, .max = DAY, .reloadable = 1, .issue = "A", GI(retry_min),
+	  .doc = "Delay before the first retry of a deferred delivery; later retries back off." },
+	{ .name = "retry_max", .scope = SCOPE_GLOBAL, .type = T_DURATION, .def = "1h",
+	  .min = 1, .max = 7 * DAY, .reloadable = 1, .issue = "A", GI(retry_max),
+	  .doc = "Longest delay between retries. Must not be less than retry_min." },
+	{ .name = "delay_warning", .scope = SCOPE_GLOBAL, .type = T_DURATION, .def = "0",
+	  .min = 0, .max = 30 * DAY, .reloadable = 1, .issue = "A", GI(delay_warning),
+	  .doc = "Send the sender a delay notice after a message waited this long; 0 turns the "
+		 "notices off. Must be less than queue_lifetime." },
+	{ .name = "delivery_concurrency", .scope = SCOPE_GLOBAL, .type = T_INT, .def = "20",
+	  .min = 1, .max = 1000, .reloadable = 1, .issue = "A", GI(delivery_concurrency),
+	  .doc = "Parallel outbound connections to one destination." },
+	{ .name = "delivery_max_connections", .scope = SCOPE_GLOBAL, .type = T_INT, .def = "100",
+	  .min = 1, .max = 10000, .reloadable = 1, .issue = "A", GI(delivery_max_connections),
+	  .doc = "Parallel outbound connections, all destinations together." },
+	{ .name = "delivery_timeout_connect", .scope = SCOPE_GLOBAL, .type = T_DURATION,
+	  .def = "30s", .min = 1, .max = 10 * MIN, .reloadable = 1, .issue = "A",
+	  GI(delivery_timeout_connect),
+	  .doc = "Time allowed to connect to a remote server and receive its greeting." },
+	{ .name = "delivery_timeout_command", .scope = SCOPE_GLOBAL, .type = T_DURATION,
+	  .def = "5m", .min = 1, .max = HOUR, .reloadable = 1, .issue = "A",
+	  GI(delivery_timeout_command),
+	  .doc = "Time allowed for a reply to each SMTP command (RFC 5321 section 4.5.3.2)." },
+	{ .name = "delivery_timeout_data", .scope = SCOPE_GLOBAL, .type = T_DURATION, .def = "10m",
+	  .min = 1, .max = HOUR, .reloadable = 1, .issue = "A", GI(delivery_timeout_data),
+	  .doc = "Time allowed for the reply after the message data (RFC 5321 section 4.5.3.2.6)." },
+	{ .name = "log_level", .scope = SCOPE_GLOBAL, .type = T_ENUM, .def = "info",
+	  .reloadable = 1, .issue = "A", .off = G(log_level, char *), .choices = log_levels,
+	  .flags = SET_ENUM_STR,
+	  .doc = "Least severe level logged." },
+	{ .name = "commit_batch_usec", .scope = SCOPE_GLOBAL, .type = T_INT, .def = "0",
+	  .min = 0, .max = 100000, .reloadable = 1, .issue = "A", GI(commit_batch_usec),
+	  .doc = "Microseconds the queue waits to gather more messages into one disk commit; 0 "
+		 "commits as soon as a message is complete." },
+
+	/* ---- domains.d/<domain>.conf ---- */
+	{ .name = "transport", .scope = SCOPE_DOMAIN, .type = T_HOSTPORT, .reloadable = 1,
+	  .issue = "A", .off = D(transport_host, char *), .off2 = D(transport_port, int),
+	  .off3 = D(transport_mx, int), .flags = SET_REQUIRED,
+	  .doc = "Back-end server that receives the domain's accepted mail: host, host:port, "
+		 "[host] or [host]:port (IPv6: [2001:db8::1]:25). Brackets or an IP address skip "
+		 "the MX lookup. The port defaults to 25. Required." },
+	{ .name = "spam_reject", .scope = SCOPE_DOMAIN, .type = T_DOUBLE, .def = "15",
+	  .min = -1000, .max = 1000, .reloadable = 1, .issue = "C",
+	  .off = D(spam_reject, double),
+	  .doc = "Score at or above which a message is refused with 550 at the end of DATA." },
+	{ .name = "spam_quarantine", .scope = SCOPE_DOMAIN, .type = T_DOUBLE, .def = "6",
+	  .min = -1000, .max = 1000, .reloadable = 1, .issue = "C",
+	  .off = D(spam_quarantine, double),
+	  .doc = "Score at or above which a message is accepted into quarantine. Must not be more "
+		 "than spam_reject." },
+	{ .name = "greylist", .scope = SCOPE_DOMAIN, .type = T_DOUBLE, .def = "4",
+	  .min = -1000, .max = 1000, .reloadable = 1, .issue = "C", .off = D(greylist, double),
+	  .doc = "Score at or above which a first attempt is deferred with 451 (greylisting). Must "
+		 "not be more than spam_quarantine." },
+	{ .name = "dkim_sign", .scope = SCOPE_DOMAIN, .type = T_BOOL, .def = "no",
+	  .reloadable = 1, .issue = "E", .off = D(dkim_sign, int),
+	  .doc = "Sign the domain's outbound mail with DKIM." },
+	{ .name = "dkim_algorithm", .scope = SCOPE_DOMAIN, .type = T_ENUM, .def = "rsa2048",
+	  .reloadable = 1, .issue = "E", .off = D(dkim_algorithm, enum mg_dkim_alg),
+	  .size = sizeof(enum mg_dkim_alg), .choices = dkim_algorithms,
+	  .doc = "DKIM key type: rsa2048, ed25519 (RFC 8463) or both (two signatures)." },
+	{ .name = "dmarc_rua", .scope = SCOPE_DOMAIN, .type = T_ADDRESS, .def = "",
+	  .reloadable = 1, .issue = "I", .off = D(dmarc_rua, char *), .flags = SET_EMPTY_OK,
+	  .doc = "Address of the domain that receives DMARC aggregate reports; MailGuard parses "
+		 "the reports sent there. Empty: none." },
+	{ .name = "digest_from", .scope = SCOPE_DOMAIN, .type = T_ADDRESS, .def = "",
+	  .reloadable = 1, .issue = "G", .off = D(digest_from, char *), .flags = SET_EMPTY_OK,
+	  .doc = "Sender address of the quarantine digests sent to the domain's users. Empty: "
+		 "postmaster of the domain." },
+	{ .name = "tls_policy", .scope = SCOPE_DOMAIN, .type = T_ENUM, .def = "may",
+	  .reloadable = 1, .issue = "B", .off = D(tls_policy, enum mg_tls_policy),
+	  .size = sizeof(enum mg_tls_policy), .choices = tls_policies,
+	  .doc = "TLS for the domain's outbound mail: none, may (opportunistic), encrypt "
+		 "(required) or dane (RFC 7672)." },
+	{ .name = "header_rewrite", .scope = SCOPE_DOMAIN, .type = T_HEADER_RULES, .def = "",
+	  .reloadable = 1, .issue = "B",
+	  .off = D(header_rewrite, struct mg_header_rule *), .off2 = D(n_header_rewrite, size_t),
+	  .flags = SET_REPEAT | SET_EMPTY_OK,
+	  .doc = "One rewriting rule for the domain's outbound mail; repeat the line for more "
+		 "rules, applied in order: \"add Name: value\", \"remove Name\", "
+		 "\"replace Name: value\", or \"sender old new\" where old and new are both "
+		 "addresses or both @domain." },
+	{ .name = "outbound_rate", .scope = SCOPE_DOMAIN, .type = T_RATE, .def = "",
+	  .reloadable = 1, .issue = "B", .off = D(outbound_rate_count, long),
+	  .off2 = D(outbound_rate_period, long), .flags = SET_EMPTY_OK,
+	  .doc = "Most messages the domain may send, as N/sec, N/min, N/hour or N/day (e.g. "
+		 "200/min). Empty: unlimited." },
+	{ .name = "outbound_ips", .scope = SCOPE_DOMAIN, .type = T_IP_LIST, .def = "",
+	  .reloadable = 1, .issue = "B", .off = D(outbound_ips, char **),
+	  .off2 = D(n_outbound_ips, size_t), .flags = SET_EMPTY_OK,
+	  .doc = "Local IPv4/IPv6 addresses the domain's outbound mail is sent from, separated by "
+		 "spaces or commas. Empty: the system's choice." },
+	{ .name = "disable_layers", .scope = SCOPE_DOMAIN, .type = T_LAYERS, .def = "",
+	  .reloadable = 1, .issue = "C", .off = D(disable_layers, unsigned), .choices = layer_names,
+	  .flags = SET_EMPTY_OK,
+	  .doc = "Detection layers not applied to the domain's inbound mail, any of: rbl, "
+		 "phishing, suspicious_tld, bayes, neural, greylist, spf, dkim, dmarc." },
+};
+
+const size_t config_n_settings = sizeof(config_settings) / sizeof(config_settings[0]);
+
+const struct setting *
+config_setting_find(const char *name, enum setting_scope scope)
+{
+	for (size_t i = 0; i < config_n_settings; i++)
+		if (config_settings[i].scope == scope && strcmp(config_settings[i].name, name) == 0)
+			return &config_settings[i];
+	return NULL;
+}
+
+int
+config_setting_in_effect(const struct setting *s)
+{
+	return strcmp(s->issue, "A") == 0;
+}

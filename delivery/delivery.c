@@ -1,0 +1,417 @@
+/* delivery.c: the delivery role: receives jobs from the queue (a recipient list of one
+ * message for one destination, with the body as a read-only fd), keeps one queue of jobs per
+ * destination, opens connections up to a slow-start concurrency limit (grows by one per good
+ * job up to delivery_concurrency, halves on connect failures), reuses idle connections, fails
+ * jobs fast while a destination is dead, and reports per-recipient results to the queue.
+ * Transport names are resolved with getaddrinfo and cached (MX lookups arrive with the async
+ * resolver of issue C). Trusts the queue after strict IPC decoding. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/ipc_msg.h"
+#include "common/role.h"
+#include "common/tls.h"
+#include "config/config.h"
+#include "delivery/delivery_int.h"
+#include "lib/ipc.h"
+#include "lib/log.h"
+#include "lib/str.h"
+#include "lib/xalloc.h"
+
+#define DEST_HASH 1024
+#define RESOLVE_TTL 60.0
+#define DEAD_TIME 30.0
+#define NO_TLS_TIME 3600.0
+#define IDLE_TIME 5.0
+#define SLOW_START 5
+
+SSL_CTX *delivery_tls_ctx;
+
+static struct {
+	struct ipc_chan *queue;
+	struct dest *dests[DEST_HASH];
+	long n_conns;
+	int shutting_down;
+	long jobs_out;
+} dv;
+
+static unsigned
+dest_hash(const char *key)
+{
+	unsigned h = 2166136261u;
+
+	for (; *key; key++)
+		h = (h ^ (unsigned char)*key) * 16777619u;
+	return h % DEST_HASH;
+}
+
+static struct dest *
+dest_get(const char *host, int port, int mx)
+{
+	char key[300];
+	unsigned h;
+	struct dest *d;
+
+	snprintf(key, sizeof(key), "%s:%d:%d", host, port, mx);
+	h = dest_hash(key);
+	for (d = dv.dests[h]; d; d = d->next)
+		if (strcmp(d->key, key) == 0)
+			return d;
+	d = xcalloc(1, sizeof(*d));
+	str_lcpy(d->key, key, sizeof(d->key));
+	str_lcpy(d->host, host, sizeof(d->host));
+	d->port = port;
+	d->mx = mx;
+	d->limit = SLOW_START < role.cfg->delivery_concurrency ? SLOW_START :
+	    (int)role.cfg->delivery_concurrency;
+	d->next = dv.dests[h];
+	dv.dests[h] = d;
+	return d;
+}
+
+/* Resolves the destination address; -1 with a reason on failure. */
+static int
+dest_resolve(struct dest *d, char *why, size_t whysize)
+{
+	struct addrinfo hints, *ai = NULL;
+	char port[16];
+	int r;
+
+	if (d->addrlen > 0 && ev_now(role.loop) - d->resolved_at < RESOLVE_TTL)
+		return 0;
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_NUMERICSERV | AI_ADDRCONFIG;
+	snprintf(port, sizeof(port), "%d", d->port);
+	if ((r = getaddrinfo(d->host, port, &hints, &ai)) != 0) {
+		snprintf(why, whysize, "cannot resolve %s: %s", d->host, gai_strerror(r));
+		return -1;
+	}
+	memcpy(&d->addr, ai->ai_addr, ai->ai_addrlen);
+	d->addrlen = ai->ai_addrlen;
+	d->resolved_at = ev_now(role.loop);
+	freeaddrinfo(ai);
+	return 0;
+}
+
+static void
+djob_free(struct djob *j)
+{
+	for (uint32_t i = 0; i < j->n; i++) {
+		xfree(j->status[i]);
+		xfree(j->diag[i]);
+	}
+	xfree(j->status);
+	xfree(j->diag);
+	xfree(j->state);
+	xfree(j->idx);
+	if (j->body_fd >= 0)
+		close(j->body_fd);
+	envelope_clear(&j->env);
+	xfree(j);
+}
+
+void
+delivery_job_done(struct djob *j, const char *relay, const char *tls)
+{
+	struct ipc_out o;
+
+	ipc_out_init(&o);
+	ipc_put_u32(&o, j->n);
+	for (uint32_t i = 0; i < j->n; i++) {
+		int st = j->state[i];
+
+		if (st < 0) {	/* cannot happen: every path decides; defer to be safe */
+			st = ENV_RCPT_PENDING;
+			xfree(j->status[i]);
+			xfree(j->diag[i]);
+			j->status[i] = xstrdup("4.3.0");
+			j->diag[i] = xstrdup("delivery ended without a result");
+		}
+		ipc_put_u32(&o, j->idx[i]);
+		ipc_put_u32(&o, (uint32_t)st);
+		ipc_put_str(&o, j->status[i]);
+		ipc_put_str(&o, j->diag[i]);
+	}
+	ipc_put_str(&o, relay);
+	ipc_put_str(&o, tls);
+	if (dv.queue)
+		ipc_send(dv.queue, IPC_DELIVER_RESULT, j->id, -1, &o);
+	ipc_out_free(&o);
+	dv.jobs_out--;
+	djob_free(j);
+}
+
+struct djob *
+delivery_dest_next_job(struct dest *d)
+{
+	struct djob *j = d->head;
+
+	if (j) {
+		d->head = j->next;
+		if (d->head == NULL)
+			d->tail = NULL;
+		d->n_queued--;
+		j->next = NULL;
+	}
+	return j;
+}
+
+static void
+dest_fail_all(struct dest *d)
+{
+	struct djob *j;
+
+	while ((j = delivery_dest_next_job(d)) != NULL) {
+		djob_fail_rest(j, ENV_RCPT_PENDING, "4.4.1", d->dead_reason);
+		delivery_job_done(j, d->host, NULL);
+	}
+}
+
+static void idle_timeout(struct ev_loop *loop, ev_timer *w, int revents);
+
+/* Puts jobs on connections: idle ones first, then new ones up to the limits. */
+static void
+dest_pump(struct dest *d)
+{
+	while (d->head != NULL) {
+		struct client *c = d->idle;
+		char why[300];
+
+		if (ev_now(role.loop) < d->dead_until) {
+			dest_fail_all(d);
+			return;
+		}
+		if (c != NULL) {
+			d->idle = c->next_idle;
+			c->next_idle = NULL;
+			client_start_job(c, delivery_dest_next_job(d));
+			continue;
+		}
+		if (d->n_conns >= d->limit || dv.n_conns >= role.cfg->delivery_max_connections)
+			return;
+		if (dest_resolve(d, why, sizeof(why)) < 0) {
+			str_lcpy(d->dead_reason, why, sizeof(d->dead_reason));
+			d->dead_until = ev_now(role.loop) + DEAD_TIME;
+			log_warn("destination %s: %s", d->key, why);
+			dest_fail_all(d);
+			return;
+		}
+		c = client_new(d);
+		if (c == NULL) {
+			snprintf(d->dead_reason, sizeof(d->dead_reason), "connect to %s:%d failed: %s",
+			    d->host, d->port, strerror(errno));
+			d->dead_until = ev_now(role.loop) + DEAD_TIME;
+			dest_fail_all(d);
+			return;
+		}
+		dv.n_conns++;
+		ev_init(&c->idle_timer, idle_timeout);
+		c->idle_timer.data = c;
+		c->job = delivery_dest_next_job(d);	/* started once the greeting is done */
+	}
+}
+
+static void
+idle_unlink(struct client *c)
+{
+	struct client **pp;
+
+	for (pp = &c->dest->idle; *pp; pp = &(*pp)->next_idle)
+		if (*pp == c) {
+			*pp = c->next_idle;
+			break;
+		}
+	c->next_idle = NULL;
+}
+
+static void
+idle_timeout(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct client *c = w->data;
+
+	(void)loop;
+	(void)revents;
+	idle_unlink(c);
+	client_quit(c);
+}
+
+void
+delivery_client_idle(struct client *c)
+{
+	struct dest *d = c->dest;
+
+	if (c->jobs_done > 0 && d->limit < role.cfg->delivery_concurrency)
+		d->limit++;
+	if (d->head != NULL && !dv.shutting_down) {
+		client_start_job(c, delivery_dest_next_job(d));
+		return;
+	}
+	if (dv.shutting_down) {
+		client_quit(c);
+		return;
+	}
+	c->next_idle = d->idle;
+	d->idle = c;
+	ev_timer_set(&c->idle_timer, IDLE_TIME, 0);
+	ev_timer_start(role.loop, &c->idle_timer);
+}
+
+void
+delivery_client_gone(struct client *c, int connect_failed, const char *why)
+{
+	struct dest *d = c->dest;
+
+	idle_unlink(c);
+	d->n_conns--;
+	dv.n_conns--;
+	if (connect_failed) {
+		d->limit = d->limit > 1 ? d->limit / 2 : 1;
+		if (d->n_conns == 0) {
+			snprintf(d->dead_reason, sizeof(d->dead_reason), "%s (%s:%d)",
+			    why ? why : "connection failed", d->host, d->port);
+			d->dead_until = ev_now(role.loop) + DEAD_TIME;
+			dest_fail_all(d);
+		}
+	}
+	client_free(c);
+	if (dv.shutting_down && dv.n_conns == 0 && dv.jobs_out == 0)
+		role_exit(0);
+	dest_pump(d);
+}
+
+void
+delivery_dest_tls_failed(struct dest *d)
+{
+	log_warn("destination %s: TLS handshake failed; using plaintext for %.0f s", d->key, NO_TLS_TIME);
+	d->no_tls_until = ev_now(role.loop) + NO_TLS_TIME;
+}
+
+void
+delivery_requeue(struct djob *j, struct dest *d)
+{
+	j->next = d->head;
+	d->head = j;
+	if (d->tail == NULL)
+		d->tail = j;
+	d->n_queued++;
+}
+
+static void
+handle_deliver(struct ipc_msg *m)
+{
+	struct djob *j = xcalloc(1, sizeof(*j));
+	char *envtext, *host;
+	const char *err;
+	uint32_t port, mx;
+	struct dest *d;
+
+	j->id = m->id;
+	j->body_fd = m->fd;
+	if (m->fd < 0)
+		panic("delivery: job without a body descriptor");
+	ipc_get_strbuf(m, j->qid, sizeof(j->qid));
+	envtext = ipc_get_str(m);
+	host = ipc_get_str(m);
+	port = ipc_get_u32(m);
+	mx = ipc_get_u32(m);
+	j->n = ipc_get_u32(m);
+	if (envtext == NULL || host == NULL || j->n == 0 || j->n > SMTP_RCPT_CAP || port == 0 ||
+	    port > 65535)
+		panic("delivery: malformed job from queue");
+	j->idx = xcalloc(j->n, sizeof(*j->idx));
+	j->state = xcalloc(j->n, sizeof(*j->state));
+	j->status = xcalloc(j->n, sizeof(*j->status));
+	j->diag = xcalloc(j->n, sizeof(*j->diag));
+	for (uint32_t i = 0; i < j->n; i++) {
+		j->idx[i] = ipc_get_u32(m);
+		j->state[i] = -1;
+	}
+	ipc_msg_end(m);
+	envelope_init(&j->env);
+	if (envelope_parse(slice_from_str(envtext), &j->env, &err) < 0)
+		panic("delivery: envelope from queue invalid: %s", err);
+	for (uint32_t i = 0; i < j->n; i++)
+		if (j->idx[i] >= j->env.n_rcpts)
+			panic("delivery: job recipient index out of range");
+	xfree(envtext);
+	dv.jobs_out++;
+	d = dest_get(host, (int)port, (int)mx);
+	xfree(host);
+	j->next = NULL;
+	if (d->tail)
+		d->tail->next = j;
+	else
+		d->head = j;
+	d->tail = j;
+	d->n_queued++;
+	dest_pump(d);
+}
+
+static void
+queue_msg(struct ipc_chan *chan, struct ipc_msg *m, void *arg)
+{
+	(void)chan;
+	(void)arg;
+	if (m->type != IPC_DELIVER)
+		panic("delivery: unexpected message type %u from queue", m->type);
+	handle_deliver(m);
+}
+
+static void
+queue_closed(struct ipc_chan *chan, void *arg)
+{
+	(void)arg;
+	ipc_chan_free(&chan);
+	dv.queue = NULL;
+	if (!dv.shutting_down)
+		fatal("delivery: queue channel closed");
+	role_exit(0);
+}
+
+static void
+delivery_shutdown(void)
+{
+	dv.shutting_down = 1;
+	/* Jobs in flight finish (the supervisor's stop timeout bounds this); queued ones are
+	 * handed back as deferred so the queue keeps them. */
+	for (int h = 0; h < DEST_HASH; h++)
+		for (struct dest *d = dv.dests[h]; d; d = d->next) {
+			struct djob *j;
+
+			while ((j = delivery_dest_next_job(d)) != NULL) {
+				djob_fail_rest(j, ENV_RCPT_PENDING, "4.3.2", "MailGuard is shutting down");
+				delivery_job_done(j, NULL, NULL);
+			}
+			while (d->idle) {
+				struct client *c = d->idle;
+
+				d->idle = c->next_idle;
+				c->next_idle = NULL;
+				client_quit(c);
+			}
+		}
+	if (dv.queue)
+		(void)ipc_flush(dv.queue);
+	if (dv.n_conns == 0 && dv.jobs_out == 0)
+		role_exit(0);
+}
+
+int
+delivery_main(void)
+{
+	const char *err;
+
+	role.on_shutdown = delivery_shutdown;
+	if ((delivery_tls_ctx = tls_client_ctx(0, &err)) == NULL)
+		log_err("outgoing STARTTLS disabled: %s", err);
+	dv.queue = ipc_chan_new(role.loop, ROLE_FD_PEER1, "queue", queue_msg, queue_closed, NULL);
+	role_drop_privileges();
+	role_ready();
+	role_run();
+	return 0;
+}

@@ -1,0 +1,646 @@
+/* queue.c: the queue role: the only process that touches the spool. It hands smtpd a fresh
+ * message file per transaction, commits messages in batches through the journal (one fdatasync
+ * serves every commit that arrived in one loop iteration: group commit) and answers 250 only
+ * after that sync; it recovers the spool at start (doc/queue-format.md has the crash argument),
+ * keeps the index of queued messages and retires journal segments. Scheduling is in sched.c.
+ * Trusts smtpd and delivery only after strict IPC decoding and envelope_parse. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/ipc_msg.h"
+#include "common/role.h"
+#include "config/config.h"
+#include "lib/log.h"
+#include "lib/str.h"
+#include "lib/xalloc.h"
+#include "queue/queue_int.h"
+
+#define SEGMENT_MAX_BYTES (64ULL * 1024 * 1024)
+#define SEGMENT_MAX_AGE 60.0		/* seconds a segment stays current */
+#define SEGMENT_RETIRE_AFTER 120.0	/* then its survivors are made durable individually */
+
+struct queue_state q;
+
+struct pending_commit {
+	char qid[QUEUE_ID_LEN + 1];
+	char *envtext;
+	struct envelope *env;	/* parsed */
+	uint32_t req;		/* smtpd request id; 0 for local (bounce) commits */
+};
+
+static struct {
+	struct pending_commit *items;
+	size_t n, cap;
+} batch;
+
+static ev_prepare commit_w;
+static ev_timer tick_w;
+
+double
+queue_now_mono(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static size_t
+hash_qid(const char *qid)
+{
+	size_t h = 5381;
+
+	for (; *qid; qid++)
+		h = h * 33 + (unsigned char)*qid;
+	return h % q.hash_size;
+}
+
+struct qmsg *
+queue_find(const char *qid)
+{
+	for (struct qmsg *m = q.hash[hash_qid(qid)]; m; m = m->hnext)
+		if (strcmp(m->qid, qid) == 0)
+			return m;
+	return NULL;
+}
+
+static struct qseg *
+seg_find(uint64_t seq)
+{
+	for (size_t i = 0; i < q.n_segs; i++)
+		if (q.segs[i].seq == seq)
+			return &q.segs[i];
+	return NULL;
+}
+
+static void
+seg_push(uint64_t seq)
+{
+	if (q.n_segs == q.cap_segs) {
+		q.cap_segs = q.cap_segs ? q.cap_segs * 2 : 8;
+		q.segs = xreallocarray(q.segs, q.cap_segs, sizeof(*q.segs));
+	}
+	for (size_t i = 0; i < q.n_segs; i++)
+		if (q.segs[i].rotated_at == 0)
+			q.segs[i].rotated_at = queue_now_mono();
+	q.segs[q.n_segs].seq = seq;
+	q.segs[q.n_segs].live = 0;
+	q.segs[q.n_segs].rotated_at = 0;
+	q.n_segs++;
+}
+
+struct qmsg *
+queue_add(const char *qid, enum spool_area area, uint64_t seg)
+{
+	struct qmsg *m = xcalloc(1, sizeof(*m));
+	size_t h;
+
+	str_lcpy(m->qid, qid, sizeof(m->qid));
+	m->area = area;
+	m->seg = seg;
+	m->heap_idx = SIZE_MAX;
+	if (seg) {
+		struct qseg *s = seg_find(seg);
+
+		if (s)
+			s->live++;
+	}
+	h = hash_qid(qid);
+	m->hnext = q.hash[h];
+	q.hash[h] = m;
+	q.n_msgs++;
+	return m;
+}
+
+void
+queue_forget(struct qmsg *m)
+{
+	struct qmsg **pp;
+
+	sched_remove(m);
+	spool_remove(q.spool, m->area, m->qid);
+	if (m->area == SPOOL_INCOMING && m->seg) {
+		struct qseg *s = seg_find(m->seg);
+
+		journal_append_done(q.journal, m->qid);
+		if (s)
+			s->live--;
+	}
+	for (pp = &q.hash[hash_qid(m->qid)]; *pp; pp = &(*pp)->hnext)
+		if (*pp == m) {
+			*pp = m->hnext;
+			break;
+		}
+	q.n_msgs--;
+	if (m->env) {
+		envelope_clear(m->env);
+		xfree(m->env);
+	}
+	xfree(m);
+}
+
+/* ---- smtpd requests ---- */
+
+static void
+reply_fail(uint16_t type, uint32_t id, int code, const char *enh, const char *text)
+{
+	struct ipc_out o;
+
+	ipc_out_init(&o);
+	ipc_put_u32(&o, (uint32_t)code);
+	ipc_put_str(&o, enh);
+	ipc_put_str(&o, text);
+	ipc_send(q.smtpd, type, id, -1, &o);
+	ipc_out_free(&o);
+}
+
+static long long
+space_reserve(void)
+{
+	struct statvfs_like { long long total; } fs = { 0 };
+	long long free_b = spool_free_bytes(q.spool);
+
+	(void)fs;
+	(void)free_b;
+	return 1024 * 1024;	/* refuse new mail when less than 1 MiB is left */
+}
+
+static void
+handle_create(struct ipc_msg *msg)
+{
+	char qid[QUEUE_ID_LEN + 1];
+	struct ipc_out o;
+	long long free_b;
+	int fd;
+
+	ipc_msg_end(msg);
+	if (q.shutting_down) {
+		reply_fail(IPC_QUEUE_CREATE_FAIL, msg->id, 421, "4.3.2", "Service shutting down");
+		return;
+	}
+	free_b = spool_free_bytes(q.spool);
+	if (free_b >= 0 && free_b < space_reserve()) {
+		log_warn("spool file system nearly full (%lld bytes free): refusing new mail", free_b);
+		reply_fail(IPC_QUEUE_CREATE_FAIL, msg->id, 452, "4.3.1", "Insufficient system storage");
+		return;
+	}
+	if ((fd = spool_create_msg(q.spool, qid)) < 0) {
+		log_err("cannot create message file: %m");
+		reply_fail(IPC_QUEUE_CREATE_FAIL, msg->id, 452, "4.3.1",
+		    errno == ENOSPC || errno == EDQUOT ? "Insufficient system storage" :
+		    "Temporary queue failure");
+		return;
+	}
+	ipc_out_init(&o);
+	ipc_put_str(&o, qid);
+	ipc_send(q.smtpd, IPC_QUEUE_CREATE_OK, msg->id, fd, &o);
+	ipc_out_free(&o);
+}
+
+static void
+batch_add(const char *qid, char *envtext, struct envelope *env, uint32_t req)
+{
+	if (batch.n == batch.cap) {
+		batch.cap = batch.cap ? batch.cap * 2 : 64;
+		batch.items = xreallocarray(batch.items, batch.cap, sizeof(*batch.items));
+	}
+	str_lcpy(batch.items[batch.n].qid, qid, sizeof(batch.items[batch.n].qid));
+	batch.items[batch.n].envtext = envtext;
+	batch.items[batch.n].env = env;
+	batch.items[batch.n].req = req;
+	batch.n++;
+	ev_prepare_start(role.loop, &commit_w);
+}
+
+static void
+handle_commit(struct ipc_msg *msg)
+{
+	char qid[QUEUE_ID_LEN + 1];
+	char *text;
+	struct envelope *env = xcalloc(1, sizeof(*env));
+	const char *err;
+
+	ipc_get_strbuf(msg, qid, sizeof(qid));
+	text = ipc_get_str(msg);
+	ipc_msg_end(msg);
+	if (text == NULL)
+		panic("queue: commit without envelope");
+	envelope_init(env);
+	if (envelope_parse(slice_from_str(text), env, &err) < 0 || strcmp(env->qid, qid) != 0) {
+		log_err("%s envelope from smtpd rejected: %s", qid, err);
+		xfree(text);
+		xfree(env);
+		spool_remove(q.spool, SPOOL_INCOMING, qid);
+		reply_fail(IPC_QUEUE_COMMIT_FAIL, msg->id, 451, "4.3.0", "Temporary queue failure");
+		return;
+	}
+	batch_add(qid, text, env, msg->id);
+}
+
+void
+queue_commit_local(const char *qid, struct envelope *env)
+{
+	struct buf b;
+
+	buf_init(&b, ENVELOPE_FILE_MAX);
+	if (envelope_write(env, &b) < 0) {
+		log_err("%s: generated envelope too large; dropped", qid);
+		buf_free(&b);
+		spool_remove(q.spool, SPOOL_INCOMING, qid);
+		envelope_clear(env);
+		xfree(env);
+		return;
+	}
+	batch_add(qid, buf_steal(&b), env, 0);
+	buf_free(&b);
+}
+
+static void
+handle_abort(struct ipc_msg *msg)
+{
+	char qid[QUEUE_ID_LEN + 1];
+
+	ipc_get_strbuf(msg, qid, sizeof(qid));
+	ipc_msg_end(msg);
+	if (queue_find(qid) == NULL)	/* never remove a committed message */
+		spool_remove(q.spool, SPOOL_INCOMING, qid);
+}
+
+/* Group commit: runs once per loop iteration, after every readable message was handled. */
+static void
+commit_batch(struct ev_loop *loop, ev_prepare *w, int revents)
+{
+	size_t n = batch.n;
+	uint64_t *segs = xcalloc(n ? n : 1, sizeof(*segs));
+	int synced;
+
+	(void)revents;
+	ev_prepare_stop(loop, w);
+	batch.n = 0;
+	for (size_t i = 0; i < n; i++) {
+		struct pending_commit *c = &batch.items[i];
+		int fd = spool_open_msg(q.spool, SPOOL_INCOMING, c->qid);
+		struct stat st;
+
+		if (fd < 0 || fstat(fd, &st) < 0) {
+			log_err("%s: message file vanished before commit: %m", c->qid);
+		} else {
+			c->env->size = st.st_size;
+			segs[i] = journal_append_commit(q.journal, c->qid, c->envtext, strlen(c->envtext), fd,
+			    (uint64_t)st.st_size);
+		}
+		if (fd >= 0)
+			close(fd);
+	}
+	synced = journal_sync(q.journal) == 0;
+	if (!synced)
+		log_err("journal sync failed: %m; %zu message(s) refused with 452", n);
+	for (size_t i = 0; i < n; i++) {
+		struct pending_commit *c = &batch.items[i];
+		struct qmsg *m;
+
+		if (!synced || segs[i] == 0) {
+			spool_remove(q.spool, SPOOL_INCOMING, c->qid);
+			if (c->req)
+				reply_fail(IPC_QUEUE_COMMIT_FAIL, c->req, 452, "4.3.1",
+				    "Insufficient system storage");
+			else
+				log_err("%s: generated message (bounce) lost before commit", c->qid);
+			envelope_clear(c->env);
+			xfree(c->env);
+		} else {
+			if (spool_write_env(q.spool, SPOOL_INCOMING, c->env, 0) < 0)
+				log_err("%s: writing envelope file: %m (the journal has it)", c->qid);
+			m = queue_add(c->qid, SPOOL_INCOMING, segs[i]);
+			m->arrival = c->env->arrival;
+			m->env = c->env;	/* kept: it goes to delivery right away */
+			if (c->req) {
+				struct ipc_out o;
+
+				ipc_out_init(&o);
+				ipc_put_str(&o, c->qid);
+				ipc_send(q.smtpd, IPC_QUEUE_COMMIT_OK, c->req, -1, &o);
+				ipc_out_free(&o);
+			}
+			sched_push(m);
+		}
+		xfree(c->envtext);
+	}
+	xfree(segs);
+	if (n > 1)
+		log_debug("group commit: %zu message(s), one sync", n);
+	sched_kick();
+}
+
+static void
+smtpd_msg(struct ipc_chan *chan, struct ipc_msg *msg, void *arg)
+{
+	(void)chan;
+	(void)arg;
+	switch (msg->type) {
+	case IPC_QUEUE_CREATE: handle_create(msg); break;
+	case IPC_QUEUE_COMMIT: handle_commit(msg); break;
+	case IPC_QUEUE_ABORT: handle_abort(msg); break;
+	default: panic("queue: unexpected message type %u from smtpd", msg->type);
+	}
+}
+
+static void
+smtpd_closed(struct ipc_chan *chan, void *arg)
+{
+	(void)arg;
+	ipc_chan_free(&chan);
+	q.smtpd = NULL;
+	if (!q.shutting_down)
+		fatal("queue: smtpd channel closed");
+}
+
+static void
+delivery_msg(struct ipc_chan *chan, struct ipc_msg *msg, void *arg)
+{
+	(void)chan;
+	(void)arg;
+	if (msg->type != IPC_DELIVER_RESULT)
+		panic("queue: unexpected message type %u from delivery", msg->type);
+	sched_delivery_result(msg);
+}
+
+static void
+delivery_closed(struct ipc_chan *chan, void *arg)
+{
+	(void)arg;
+	ipc_chan_free(&chan);
+	q.delivery = NULL;
+	if (!q.shutting_down)
+		fatal("queue: delivery channel closed");
+	sched_delivery_lost();
+}
+
+static void
+sup_msg(struct ipc_chan *chan, struct ipc_msg *msg, void *arg)
+{
+	(void)arg;
+	if (msg->type != IPC_CTL_REQUEST)
+		panic("queue: unexpected message type %u from supervisor", msg->type);
+	ctl_request(chan, msg);
+}
+
+/* ---- recovery (doc/queue-format.md, "Recovery") ---- */
+
+struct recovered {
+	char qid[QUEUE_ID_LEN + 1];
+	struct recovered *next;
+};
+
+static struct recovered *recovered_list;
+
+static int
+recovered_has(const char *qid)
+{
+	for (struct recovered *r = recovered_list; r; r = r->next)
+		if (strcmp(r->qid, qid) == 0)
+			return 1;
+	return 0;
+}
+
+static void
+recover_commit(const struct journal_rec *rec, void *arg)
+{
+	struct envelope env;
+	const char *err;
+	struct recovered *r;
+
+	(void)arg;
+	if (spool_exists(q.spool, SPOOL_QUEUE, rec->qid, "env"))
+		return;	/* already made durable on its own */
+	if (spool_restore_msg(q.spool, rec->qid, rec->seg_fd, rec->body_off, rec->body_len) < 0)
+		fatal("recovery: cannot restore %s: %m", rec->qid);
+	envelope_init(&env);
+	if (spool_read_env(q.spool, SPOOL_INCOMING, rec->qid, &env, &err) < 0) {
+		/* the envelope file was lost or torn: the journal's copy is the truth */
+		envelope_init(&env);
+		if (envelope_parse((struct slice){ rec->env, rec->env_len }, &env, &err) < 0)
+			fatal("recovery: journal envelope of %s invalid: %s", rec->qid, err);
+		if (spool_write_env(q.spool, SPOOL_INCOMING, &env, 0) < 0)
+			fatal("recovery: cannot write envelope of %s: %m", rec->qid);
+	}
+	envelope_clear(&env);
+	if (!recovered_has(rec->qid)) {
+		r = xcalloc(1, sizeof(*r));
+		str_lcpy(r->qid, rec->qid, sizeof(r->qid));
+		r->next = recovered_list;
+		recovered_list = r;
+	}
+}
+
+static void
+recover_done(uint64_t seq, const char *qid, void *arg)
+{
+	struct recovered **pp;
+
+	(void)seq;
+	(void)arg;
+	for (pp = &recovered_list; *pp; pp = &(*pp)->next)
+		if (strcmp((*pp)->qid, qid) == 0) {
+			struct recovered *r = *pp;
+
+			*pp = r->next;
+			xfree(r);
+			spool_remove(q.spool, SPOOL_INCOMING, qid);
+			return;
+		}
+}
+
+static void
+recover_incoming_file(const char *qid, const char *suffix, void *arg)
+{
+	(void)suffix;
+	(*(size_t *)arg)++;
+	if (!recovered_has(qid))
+		spool_remove(q.spool, SPOOL_INCOMING, qid);	/* never acknowledged */
+}
+
+static void
+recover_queue_file(const char *qid, const char *suffix, void *arg)
+{
+	struct envelope env;
+	const char *err;
+	struct qmsg *m;
+	char name[QUEUE_ID_LEN + 16];
+
+	(void)arg;
+	if (strcmp(suffix, "env") != 0) {
+		if (strcmp(suffix, "msg") == 0 && !spool_exists(q.spool, SPOOL_QUEUE, qid, "env")) {
+			if (recovered_has(qid)) {
+				snprintf(name, sizeof(name), "%s.msg", qid);
+				spool_remove(q.spool, SPOOL_QUEUE, qid);
+			} else {
+				snprintf(name, sizeof(name), "%s.msg", qid);
+				spool_quarantine_file(q.spool, SPOOL_QUEUE, name);
+			}
+		} else if (strcmp(suffix, "env.tmp") == 0) {
+			snprintf(name, sizeof(name), "%s.env.tmp", qid);
+			char p[4096];
+			spool_path(q.spool, SPOOL_QUEUE, name, p, sizeof(p));
+			unlink(p);
+		}
+		return;
+	}
+	if (queue_find(qid))
+		return;
+	envelope_init(&env);
+	if (spool_read_env(q.spool, SPOOL_QUEUE, qid, &env, &err) < 0 ||
+	    !spool_exists(q.spool, SPOOL_QUEUE, qid, "msg")) {
+		log_err("recovery: queue/%s.env: %s; moved to corrupt/", qid, err ? err : "no body");
+		snprintf(name, sizeof(name), "%s.env", qid);
+		spool_quarantine_file(q.spool, SPOOL_QUEUE, name);
+		snprintf(name, sizeof(name), "%s.msg", qid);
+		if (spool_exists(q.spool, SPOOL_QUEUE, qid, "msg"))
+			spool_quarantine_file(q.spool, SPOOL_QUEUE, name);
+		return;
+	}
+	m = queue_add(qid, SPOOL_QUEUE, 0);
+	m->arrival = env.arrival;
+	m->next_attempt = env.next_attempt;
+	m->held = spool_is_held(q.spool, qid);
+	envelope_clear(&env);
+	if (!m->held)
+		sched_push(m);
+}
+
+static void
+queue_recover(void)
+{
+	char jdir[4096];
+	uint64_t *segs = NULL;
+	size_t n_segs = 0, n_incoming = 0, n_restored = 0;
+	const char *err;
+
+	str_fmt(jdir, sizeof(jdir), "%s/journal", role.cfg->spool_dir);
+	if (journal_recover(jdir, recover_commit, recover_done, NULL, &segs, &n_segs) < 0)
+		fatal("recovery: cannot read the journal in %s", jdir);
+	spool_scan(q.spool, SPOOL_INCOMING, recover_incoming_file, &n_incoming);
+	/* Survivors from old segments become individually durable, then the segments go. */
+	for (struct recovered *r = recovered_list; r;) {
+		struct recovered *next = r->next;
+
+		if (spool_make_durable(q.spool, r->qid) < 0)
+			fatal("recovery: cannot make %s durable: %m", r->qid);
+		n_restored++;
+		r = next;
+	}
+	spool_scan(q.spool, SPOOL_QUEUE, recover_queue_file, NULL);
+	while (recovered_list) {
+		struct recovered *r = recovered_list;
+
+		recovered_list = r->next;
+		xfree(r);
+	}
+	if ((q.journal = journal_open(jdir, &err)) == NULL)
+		fatal("journal: %s: %m", err);
+	for (size_t i = 0; i < n_segs; i++)
+		if (journal_remove_segment(q.journal, segs[i]) < 0)
+			log_err("cannot remove old journal segment: %m");
+	xfree(segs);
+	seg_push(journal_current(q.journal));
+	log_info("recovery: %zu journal segment(s), %zu message(s) restored from the journal, "
+	    "%zu message(s) queued", n_segs, n_restored, q.n_msgs);
+}
+
+/* ---- segment retirement ---- */
+
+static void
+retire_segments(void)
+{
+	double now = queue_now_mono();
+	uint64_t nseg = journal_maybe_rotate(q.journal, SEGMENT_MAX_BYTES, SEGMENT_MAX_AGE);
+
+	if (nseg)
+		seg_push(nseg);
+	while (q.n_segs > 1 && q.segs[0].rotated_at > 0) {
+		struct qseg *s = &q.segs[0];
+
+		if (s->live > 0) {
+			if (now - s->rotated_at < SEGMENT_RETIRE_AFTER)
+				break;
+			/* make each survivor durable on its own, then drop the segment */
+			for (size_t h = 0; h < q.hash_size; h++)
+				for (struct qmsg *m = q.hash[h]; m; m = m->hnext)
+					if (m->area == SPOOL_INCOMING && m->seg == s->seq) {
+						if (spool_make_durable(q.spool, m->qid) < 0) {
+							log_err("%s: cannot make durable: %m; "
+							    "segment kept", m->qid);
+							return;
+						}
+						m->area = SPOOL_QUEUE;
+						m->seg = 0;
+						s->live--;
+					}
+		}
+		if (journal_remove_segment(q.journal, s->seq) < 0) {
+			log_err("cannot remove journal segment: %m");
+			return;
+		}
+		memmove(q.segs, q.segs + 1, (q.n_segs - 1) * sizeof(*q.segs));
+		q.n_segs--;
+	}
+}
+
+static void
+tick(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop;
+	(void)w;
+	(void)revents;
+	/* DONE records ride the next commit's sync; sync them here when traffic stops */
+	if (journal_unsynced(q.journal) > 0 && batch.n == 0)
+		(void)journal_sync(q.journal);
+	retire_segments();
+	sched_kick();
+	if (q.shutting_down && q.active == 0)
+		role_exit(0);
+}
+
+static void
+queue_shutdown(void)
+{
+	q.shutting_down = 1;
+	if (batch.n > 0)
+		commit_batch(role.loop, &commit_w, 0);
+	(void)journal_sync(q.journal);
+	if (q.active == 0)
+		role_exit(0);
+	/* wait for delivery to report (tick checks), bounded by the supervisor's timeout */
+}
+
+int
+queue_main(void)
+{
+	const char *err;
+
+	role.on_shutdown = queue_shutdown;
+	role.on_sup_msg = sup_msg;
+	q.hash_size = 65536;
+	q.hash = xcalloc(q.hash_size, sizeof(*q.hash));
+	/* the spool belongs to the unprivileged user: drop before creating anything in it */
+	role_drop_privileges();
+	if ((q.spool = spool_open(role.cfg->spool_dir, &err)) == NULL)
+		fatal("spool %s: %s: %m", role.cfg->spool_dir, err);
+	sched_init();
+	queue_recover();
+	ev_prepare_init(&commit_w, commit_batch);
+	ev_timer_init(&tick_w, tick, 1.0, 1.0);
+	ev_timer_start(role.loop, &tick_w);
+	q.smtpd = ipc_chan_new(role.loop, ROLE_FD_PEER1, "smtpd", smtpd_msg, smtpd_closed, NULL);
+	q.delivery = ipc_chan_new(role.loop, ROLE_FD_PEER2, "delivery", delivery_msg, delivery_closed, NULL);
+	role_ready();
+	sched_kick();
+	role_run();
+	return 0;
+}

@@ -1,0 +1,71 @@
+#ifndef QUEUE_QUEUE_INT_H
+#define QUEUE_QUEUE_INT_H
+/* Internal to queue/: the in-memory index of queued messages, journal segment bookkeeping,
+ * the delivery scheduler and the control commands. Queue role, main thread only. */
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/envelope.h"
+#include "lib/buf.h"
+#include "lib/ipc.h"
+#include "queue/journal.h"
+#include "queue/spool.h"
+
+struct qmsg {
+	char qid[QUEUE_ID_LEN + 1];
+	enum spool_area area;
+	uint64_t seg;		/* journal segment backing it (area incoming), 0 when durable */
+	int held;
+	int jobs;		/* delivery jobs outstanding */
+	int deleted;		/* operator delete while jobs were out */
+	long long next_attempt;
+	long long arrival;
+	size_t heap_idx;	/* SIZE_MAX when not scheduled */
+	struct envelope *env;	/* loaded while jobs are out */
+	struct qmsg *hnext;
+};
+
+struct qseg {
+	uint64_t seq;
+	long live;
+	double rotated_at;	/* 0 while current */
+};
+
+struct queue_state {
+	struct spool *spool;
+	struct journal *journal;
+	struct ipc_chan *smtpd, *delivery;
+	struct qmsg **hash;
+	size_t hash_size, n_msgs;
+	struct qmsg **heap;
+	size_t heap_len, heap_cap;
+	struct qseg *segs;
+	size_t n_segs, cap_segs;
+	size_t active;		/* messages with jobs out */
+	int shutting_down;
+};
+
+extern struct queue_state q;
+
+/* queue.c */
+struct qmsg *queue_find(const char *qid);
+struct qmsg *queue_add(const char *qid, enum spool_area area, uint64_t seg);
+/* Forgets a message: removes its files, writes a DONE record when journal-backed. */
+void queue_forget(struct qmsg *m);
+/* Commits a message generated here (a bounce): body already in incoming/<qid>.msg. */
+void queue_commit_local(const char *qid, struct envelope *env);
+double queue_now_mono(void);
+
+/* sched.c */
+void sched_init(void);
+void sched_push(struct qmsg *m);
+void sched_remove(struct qmsg *m);
+void sched_kick(void);
+void sched_delivery_result(struct ipc_msg *msg);
+void sched_delivery_lost(void);
+long long sched_backoff(int attempts);
+
+/* ctl.c */
+void ctl_request(struct ipc_chan *sup, struct ipc_msg *msg);
+
+#endif

@@ -1,0 +1,372 @@
+/* session.c: one SMTP server session: lifecycle, the input loop that splits command lines and
+ * hands DATA/BDAT bytes to the body writer, reply formatting, state transitions (each logged at
+ * debug), and the continuation of a session when the queue answers. smtpd role, main thread.
+ * Peer bytes are untrusted: command lines are capped (RFC 5321 §4.5.3.1.4, two tiers), bare LF/CR
+ * closes the session (SMTP smuggling defence), early pipelining where not permitted is refused. */
+#include "smtpd/session.h"
+
+#include <arpa/inet.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include "common/limits.h"
+#include "common/tls.h"
+#include "config/config.h"
+#include "lib/log.h"
+#include "lib/sanitize.h"
+#include "lib/xalloc.h"
+
+static const char *const state_names[] = { "cmd", "data", "bdat", "wait", "tls", "closing" };
+
+static void session_conn_cb(struct evconn *c, enum evconn_event ev, void *arg);
+
+static void
+session_make_id(char sid[17])
+{
+	static uint64_t base, counter;
+	uint64_t v;
+
+	if (base == 0 && getrandom(&base, sizeof(base), 0) != sizeof(base))
+		base = (uint64_t)getpid() << 32;
+	v = base + (++counter * 0x9e3779b97f4a7c15ULL);
+	snprintf(sid, 17, "%016llx", (unsigned long long)v);
+}
+
+struct session *
+session_new(int fd, const struct sockaddr *sa, socklen_t salen, uint32_t slot)
+{
+	struct session *s = xcalloc(1, sizeof(*s));
+	const struct mg_config *cfg = smtpd_cfg();
+
+	s->slot = slot;
+	memcpy(&s->peer, sa, salen);
+	if (sa->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, s->peer_addr,
+		    sizeof(s->peer_addr));
+	else
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, s->peer_addr,
+		    sizeof(s->peer_addr));
+	s->is_mynetwork = config_is_mynetwork(cfg, sa);
+	session_make_id(s->sid);
+	s->body_fd = -1;
+	envelope_init(&s->env);
+	buf_init(&s->wbuf, 1 << 20);
+	s->conn = evconn_new(ev_default_loop(0), fd, SMTP_PIPELINE_MAX, session_conn_cb, s);
+	evconn_set_timeout(s->conn, (double)cfg->smtpd_timeout);
+	log_info("%s NOQUEUE connect client=%s mynetworks=%s", s->sid, s->peer_addr,
+	    s->is_mynetwork ? "yes" : "no");
+	session_greet(s);
+	return s;
+}
+
+void
+session_free(struct session *s)
+{
+	session_reset_tx(s);
+	log_info("%s NOQUEUE disconnect client=%s in=%llu out=%llu", s->sid, s->peer_addr,
+	    evconn_bytes_in(s->conn), evconn_bytes_out(s->conn));
+	evconn_free(&s->conn);
+	envelope_clear(&s->env);
+	buf_free(&s->wbuf);
+	smtpd_session_closed(s);
+	xfree(s);
+}
+
+void
+session_enter_state(struct session *s, enum session_state st)
+{
+	if (log_get_level() >= LOG_LVL_DEBUG)
+		log_debug("%s state %s -> %s", s->sid, state_names[s->state], state_names[st]);
+	s->state = st;
+}
+
+static void
+session_vreply(struct session *s, const char *fmt, va_list ap)
+{
+	char line[1024];
+	int n = vsnprintf(line, sizeof(line) - 2, fmt, ap);
+
+	if (n < 0)
+		return;
+	if ((size_t)n > sizeof(line) - 3)
+		n = (int)sizeof(line) - 3;
+	line[n++] = '\r';
+	line[n++] = '\n';
+	if (evconn_write(s->conn, line, (size_t)n) < 0)
+		log_warn("%s client=%s output overflow", s->sid, s->peer_addr);
+	if (line[0] == '4' || line[0] == '5') {
+		char clean[SANITIZE_MAX + 4];
+
+		log_info("%s %s reject client=%s reply=\"%s\"", s->sid,
+		    s->env.qid[0] ? s->env.qid : "NOQUEUE", s->peer_addr, sanitize(clean, line, (size_t)n - 2));
+	}
+}
+
+void
+session_reply(struct session *s, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	session_vreply(s, fmt, ap);
+	va_end(ap);
+}
+
+void
+session_close_with(struct session *s, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	session_vreply(s, fmt, ap);
+	va_end(ap);
+	session_enter_state(s, SS_CLOSING);
+	evconn_read_enable(s->conn, 0);
+	evconn_notify_drained(s->conn);
+}
+
+void
+session_reset_tx(struct session *s)
+{
+	if (s->body_fd >= 0) {
+		close(s->body_fd);
+		s->body_fd = -1;
+	}
+	if (s->env.qid[0] && s->wait != SW_COMMIT)
+		smtpd_queue_abort(s->env.qid);
+	envelope_clear(&s->env);
+	envelope_init(&s->env);
+	buf_reset(&s->wbuf);
+	s->in_tx = 0;
+	s->used_bdat = 0;
+	s->body_size = 0;
+	s->body_flags = 0;
+	s->hops = 0;
+}
+
+void
+session_shutdown(struct session *s)
+{
+	if (s->state == SS_WAIT || s->state == SS_CLOSING)
+		return;	/* let the queue answer first / already closing */
+	session_close_with(s, "421 4.3.2 %s Service shutting down, try again later",
+	    smtpd_cfg()->hostname);
+}
+
+/* Finds the next complete command line; returns its length without CRLF, or -1 if incomplete.
+ * Sets *bare when the line ends in a bare LF. */
+static long
+session_next_line(struct buf *in, int *bare)
+{
+	char *lf = memchr(in->data, '\n', in->len);
+	size_t n;
+
+	if (lf == NULL)
+		return -1;
+	n = (size_t)(lf - in->data);
+	*bare = !(n > 0 && in->data[n - 1] == '\r');
+	return (long)(*bare ? n : n - 1);
+}
+
+static void
+session_process_commands(struct session *s)
+{
+	struct buf *in = evconn_in(s->conn);
+
+	while (s->state == SS_CMD && in->len > 0) {
+		int bare = 0;
+		long n = session_next_line(in, &bare);
+		size_t consumed;
+
+		if (n < 0) {
+			if (in->len >= SMTP_CMD_LINE_ABS_MAX) {
+				session_close_with(s, "500 5.5.2 %s Line too long; closing connection",
+				    smtpd_cfg()->hostname);
+			}
+			return;
+		}
+		consumed = (size_t)n + (bare ? 1 : 2);
+		if (bare) {
+			session_close_with(s, "521 5.5.2 %s Bare <LF> received; CRLF required "
+			    "(RFC 5321 section 2.3.8)", smtpd_cfg()->hostname);
+			return;
+		}
+		if (memchr(in->data, '\r', (size_t)n) != NULL) {
+			session_close_with(s, "521 5.5.2 %s Bare <CR> received; CRLF required "
+			    "(RFC 5321 section 2.3.8)", smtpd_cfg()->hostname);
+			return;
+		}
+		if (consumed > SMTP_CMD_LINE_MAX) {
+			buf_consume(in, consumed);
+			session_reply(s, "500 5.5.2 Line too long (limit %d octets)", SMTP_CMD_LINE_MAX);
+			s->errors++;
+		} else {
+			char line[SMTP_CMD_LINE_MAX + 1];
+
+			memcpy(line, in->data, (size_t)n);
+			line[n] = '\0';
+			buf_consume(in, consumed);
+			session_command(s, (struct slice){ line, (size_t)n });
+		}
+		if (s->errors >= SMTP_ERRORS_MAX && s->state != SS_CLOSING)
+			session_close_with(s, "421 4.7.0 %s Too many errors; closing connection",
+			    smtpd_cfg()->hostname);
+	}
+}
+
+void
+session_process_input(struct session *s)
+{
+	for (;;) {
+		switch (s->state) {
+		case SS_CMD:
+			session_process_commands(s);
+			if (s->state == SS_CMD || s->state == SS_CLOSING || s->state == SS_WAIT ||
+			    s->state == SS_TLS)
+				goto out;
+			break;	/* DATA or BDAT: continue with the body */
+		case SS_DATA:
+		case SS_BDAT:
+			if (!session_data_consume(s))
+				goto out;
+			break;
+		default:
+			goto out;
+		}
+	}
+out:
+	/* Pause reading while we cannot consume; resume in SS_CMD/SS_DATA/SS_BDAT. */
+	evconn_read_enable(s->conn, s->state == SS_CMD || s->state == SS_DATA || s->state == SS_BDAT);
+}
+
+static void
+session_conn_cb(struct evconn *c, enum evconn_event ev, void *arg)
+{
+	struct session *s = arg;
+
+	(void)c;
+	switch (ev) {
+	case EVCONN_READ:
+		session_process_input(s);
+		return;
+	case EVCONN_DRAINED:
+		if (s->state == SS_CLOSING) {
+			session_free(s);
+			return;
+		}
+		if (s->state == SS_TLS) {
+			if (evconn_start_tls(s->conn, smtpd_tls_ctx(), 1, NULL) < 0) {
+				log_err("%s TLS set-up failed", s->sid);
+				session_free(s);
+			}
+		}
+		return;
+	case EVCONN_TLS_DONE: {
+		char desc[128];
+
+		tls_describe(evconn_ssl(s->conn), desc, sizeof(desc));
+		log_info("%s NOQUEUE tls client=%s %s", s->sid, s->peer_addr, desc);
+		s->tls = 1;
+		/* RFC 3207 §4.2: forget everything learnt before TLS. */
+		s->has_helo = 0;
+		s->esmtp = 0;
+		session_reset_tx(s);
+		session_enter_state(s, SS_CMD);
+		session_process_input(s);
+		return;
+	}
+	case EVCONN_TIMEOUT:
+		if (s->state == SS_WAIT) {
+			evconn_set_timeout(s->conn, (double)smtpd_cfg()->smtpd_timeout);
+			return;	/* our own wait; the queue will answer */
+		}
+		log_info("%s %s timeout client=%s state=%s", s->sid, s->env.qid[0] ? s->env.qid : "NOQUEUE",
+		    s->peer_addr, state_names[s->state]);
+		if (s->state == SS_CLOSING || s->state == SS_TLS) {
+			session_free(s);
+			return;
+		}
+		session_close_with(s, "421 4.4.2 %s Error: timeout exceeded", smtpd_cfg()->hostname);
+		evconn_set_timeout(s->conn, 10);
+		return;
+	case EVCONN_EOF:
+	case EVCONN_ERROR:
+		if (ev == EVCONN_ERROR)
+			log_info("%s %s client=%s connection error: %s", s->sid,
+			    s->env.qid[0] ? s->env.qid : "NOQUEUE", s->peer_addr, evconn_error(c));
+		else if (s->state == SS_DATA || s->state == SS_BDAT)
+			log_info("%s %s client=%s lost connection during %s", s->sid,
+			    s->env.qid[0] ? s->env.qid : "NOQUEUE", s->peer_addr, state_names[s->state]);
+		if (s->state == SS_WAIT && s->wait == SW_COMMIT) {
+			/* the queue may still commit; its answer will find no session */
+		}
+		session_free(s);
+		return;
+	default:
+		return;
+	}
+}
+
+void
+session_on_created(struct session *s, const char *qid, int fd)
+{
+	snprintf(s->env.qid, sizeof(s->env.qid), "%s", qid);
+	s->body_fd = fd;
+	s->wait = SW_NONE;
+	session_received_header(s);
+	if (s->used_bdat) {
+		session_enter_state(s, SS_BDAT);
+	} else {
+		session_reply(s, "354 End data with <CR><LF>.<CR><LF>");
+		session_data_begin(s);
+	}
+	session_process_input(s);
+}
+
+void
+session_on_create_failed(struct session *s, int code, const char *enh, const char *text)
+{
+	s->wait = SW_NONE;
+	if (s->used_bdat) {
+		/* the chunk still has to be read and dropped */
+		s->body_flags |= BODY_WRITE_ERR;
+		s->bdat_discard = 1;
+		session_enter_state(s, SS_BDAT);
+		session_process_input(s);
+		return;
+	}
+	session_reply(s, "%d %s %s", code, enh, text);
+	session_reset_tx(s);
+	session_enter_state(s, SS_CMD);
+	session_process_input(s);
+}
+
+void
+session_on_committed(struct session *s)
+{
+	char clean[SANITIZE_MAX + 4];
+
+	s->wait = SW_NONE;
+	log_info("%s %s queued from=<%s> nrcpt=%zu size=%lld client=%s helo=%s", s->sid, s->env.qid,
+	    sanitize(clean, s->env.sender, strlen(s->env.sender)), s->env.n_rcpts, s->env.size,
+	    s->peer_addr, s->env.helo ? s->env.helo : "");
+	session_reply(s, "250 2.0.0 Ok: queued as %s", s->env.qid);
+	s->env.qid[0] = '\0';	/* committed: no abort on reset */
+	session_reset_tx(s);
+	session_enter_state(s, SS_CMD);
+	session_process_input(s);
+}
+
+void
+session_on_commit_failed(struct session *s, int code, const char *enh, const char *text)
+{
+	s->wait = SW_NONE;
+	s->env.qid[0] = '\0';	/* the queue already removed it */
+	session_reply(s, "%d %s %s", code, enh, text);
+	session_reset_tx(s);
+	session_enter_state(s, SS_CMD);
+	session_process_input(s);
+}

@@ -1,0 +1,299 @@
+/* session_data.c: message content of DATA (RFC 5321 §4.1.4, dot-unstuffing §4.5.2) and BDAT
+ * (RFC 3030) streamed into the queue-owned message file, with our Received: header first.
+ * smtpd role, main thread. Content is untrusted: size is counted while streaming
+ * (max_message_size), only CRLF.CRLF ends DATA, and a bare CR or LF anywhere closes the session
+ * after the reply (the SMTP smuggling defence); NUL, lines over 1000 octets (RFC 5321
+ * §4.5.3.1.6) and more than MAX_HOPS Received: headers (RFC 5321 §6.3) reject the message. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/limits.h"
+#include "config/config.h"
+#include "lib/log.h"
+#include "lib/xalloc.h"
+#include "smtpd/session.h"
+
+#define MAX_HOPS 100
+#define WBUF_FLUSH 65536
+
+static void
+body_flush(struct session *s)
+{
+	size_t off = 0;
+
+	while (off < s->wbuf.len && !(s->body_flags & BODY_WRITE_ERR)) {
+		ssize_t n = write(s->body_fd, s->wbuf.data + off, s->wbuf.len - off);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			log_err("%s %s write to message file: %m", s->sid, s->env.qid);
+			s->body_flags |= BODY_WRITE_ERR;
+			break;
+		}
+		off += (size_t)n;
+	}
+	buf_reset(&s->wbuf);
+}
+
+static void
+body_put(struct session *s, const char *p, size_t n)
+{
+	s->body_size += (long long)n;
+	if (s->body_size > smtpd_cfg()->max_message_size)
+		s->body_flags |= BODY_TOO_BIG;
+	if (s->body_flags & (BODY_TOO_BIG | BODY_WRITE_ERR) || s->body_fd < 0)
+		return;
+	if (s->wbuf.len + n > WBUF_FLUSH)
+		body_flush(s);
+	if (n >= WBUF_FLUSH) {
+		buf_append(&s->wbuf, p, n);	/* wbuf max is 1 MiB >= our 64 KiB chunks */
+		body_flush(s);
+		return;
+	}
+	buf_append(&s->wbuf, p, n);
+}
+
+void
+session_received_header(struct session *s)
+{
+	const struct mg_config *cfg = smtpd_cfg();
+	char date[64], proto[16];
+	time_t now = time(NULL);
+	struct tm tm;
+
+	localtime_r(&now, &tm);
+	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S %z", &tm);
+	snprintf(proto, sizeof(proto), "%s%s%s", s->env.smtputf8 ? "UTF8SMTP" : (s->esmtp ? "ESMTP" : "SMTP"),
+	    s->tls ? "S" : "", "");
+	buf_reset(&s->wbuf);
+	s->body_size = 0;
+	/* The peer's HELO is sanitised to printable ASCII without parentheses. */
+	{
+		char helo[128];
+		size_t j = 0;
+
+		for (size_t i = 0; s->helo[i] && j < sizeof(helo) - 1; i++) {
+			unsigned char c = (unsigned char)s->helo[i];
+			helo[j++] = (c > 32 && c < 127 && c != '(' && c != ')') ? (char)c : '?';
+		}
+		helo[j] = '\0';
+		buf_printf(&s->wbuf, "Received: from %s (unknown [%s])\r\n\tby %s (MailGuard) with %s id %s",
+		    helo, s->peer_addr, cfg->hostname, proto, s->env.qid);
+	}
+	if (s->env.n_rcpts == 1 && strlen(s->env.rcpts[0].addr) < 200)
+		buf_printf(&s->wbuf, "\r\n\tfor <%s>", s->env.rcpts[0].addr);
+	buf_printf(&s->wbuf, "; %s\r\n", date);
+	s->body_size = (long long)s->wbuf.len;
+}
+
+void
+session_data_begin(struct session *s)
+{
+	s->at_line_start = 1;
+	s->line_len = 0;
+	s->in_headers = 1;
+	s->hops = 0;
+	s->body_bare = 0;
+	session_enter_state(s, SS_DATA);
+}
+
+/* Inspects one complete content line (without CRLF) at line start. */
+static void
+data_line_checks(struct session *s, const char *p, size_t n)
+{
+	if (s->in_headers) {
+		if (n == 0)
+			s->in_headers = 0;
+		else if (n >= 9 && strncasecmp(p, "Received:", 9) == 0 && ++s->hops > MAX_HOPS)
+			s->body_flags |= BODY_HOPS;
+	}
+}
+
+/* DATA: consumes complete lines from the input; returns 1 when CRLF.CRLF was seen. */
+static int
+data_consume(struct session *s)
+{
+	struct buf *in = evconn_in(s->conn);
+	size_t off = 0;
+	int done = 0;
+
+	while (off < in->len) {
+		char *p = in->data + off;
+		size_t avail = in->len - off;
+		char *lf = memchr(p, '\n', avail);
+		size_t n, content;
+
+		if (lf == NULL) {
+			/* partial line: keep it unless it is already too long to be legal */
+			if (avail > SMTP_TEXT_LINE_MAX) {
+				size_t take = avail - 1;	/* keep a possible CR */
+
+				if (memchr(p, '\r', take) != NULL)
+					s->body_bare = 1;
+				if (memchr(p, '\0', take) != NULL)
+					s->body_flags |= BODY_NUL;
+				s->body_flags |= BODY_LONG_LINE;
+				if (s->at_line_start && p[0] == '.') {
+					p++;
+					take--;
+					off++;
+				}
+				body_put(s, p, take);
+				s->at_line_start = 0;
+				off += take;
+			}
+			break;
+		}
+		n = (size_t)(lf - p) + 1;
+		if (n < 2 || p[n - 2] != '\r') {
+			s->body_bare = 1;
+			off += n;
+			break;
+		}
+		content = n - 2;
+		if (memchr(p, '\r', content) != NULL) {
+			s->body_bare = 1;
+			off += n;
+			break;
+		}
+		if (s->at_line_start && content == 1 && p[0] == '.') {
+			off += n;
+			done = 1;
+			break;
+		}
+		if (memchr(p, '\0', content) != NULL)
+			s->body_flags |= BODY_NUL;
+		if (s->at_line_start) {
+			/* 998 octets + CRLF after unstuffing (RFC 5322 §2.1.1) */
+			if (content - (p[0] == '.' ? 1 : 0) > SMTP_TEXT_LINE_MAX - 2)
+				s->body_flags |= BODY_LONG_LINE;
+			data_line_checks(s, p, content);
+			if (p[0] == '.') {
+				p++;
+				n--;
+				off++;
+			}
+		}
+		body_put(s, p, n);
+		off += n;
+		s->at_line_start = 1;
+	}
+	buf_consume(in, off);
+	if (s->body_bare) {
+		session_close_with(s, "521 5.5.2 %s Bare <CR> or <LF> in message content; CRLF "
+		    "required (RFC 5321 section 2.3.8)", smtpd_cfg()->hostname);
+		return 1;
+	}
+	if (done)
+		session_data_end(s);
+	return done;
+}
+
+void
+session_bdat_begin(struct session *s, unsigned long long size, int last)
+{
+	s->bdat_left = size;
+	s->bdat_last = last;
+	s->bdat_discard = 0;
+	if (s->state != SS_WAIT)
+		session_enter_state(s, SS_BDAT);
+}
+
+/* BDAT: consumes the chunk's bytes; returns 1 when the chunk is complete. */
+static int
+bdat_consume(struct session *s)
+{
+	struct buf *in = evconn_in(s->conn);
+	size_t take = in->len < s->bdat_left ? in->len : (size_t)s->bdat_left;
+
+	if (take > 0) {
+		if (!s->bdat_discard)
+			body_put(s, in->data, take);
+		buf_consume(in, take);
+		s->bdat_left -= take;
+	}
+	if (s->bdat_left > 0)
+		return 0;
+	if (s->body_flags & BODY_SEQUENCE) {
+		s->body_flags &= ~(unsigned)BODY_SEQUENCE;
+		session_reply(s, "503 5.5.1 Error: BDAT needs EHLO, MAIL and RCPT first");
+		s->errors++;
+		session_enter_state(s, SS_CMD);
+		return 1;
+	}
+	if (s->bdat_last || (s->body_flags & BODY_WRITE_ERR)) {
+		session_data_end(s);
+		return 1;
+	}
+	session_reply(s, "250 2.0.0 %llu octets received", (unsigned long long)s->body_size);
+	session_enter_state(s, SS_CMD);
+	return 1;
+}
+
+int
+session_data_consume(struct session *s)
+{
+	if (s->state == SS_DATA)
+		return data_consume(s);
+	return bdat_consume(s);
+}
+
+static void
+data_reject(struct session *s, const char *fmt, const char *arg)
+{
+	session_reply(s, fmt, arg);
+	session_reset_tx(s);
+	session_enter_state(s, SS_CMD);
+}
+
+void
+session_data_end(struct session *s)
+{
+	struct buf envtext;
+	unsigned f = s->body_flags;
+
+	if (!(f & BODY_WRITE_ERR) && s->body_fd >= 0)
+		body_flush(s);
+	f = s->body_flags;
+	if (f & BODY_WRITE_ERR) {
+		data_reject(s, "452 4.3.1 %s Insufficient system storage", smtpd_cfg()->hostname);
+		return;
+	}
+	if (f & BODY_TOO_BIG) {
+		char lim[32];
+
+		snprintf(lim, sizeof(lim), "%lld", smtpd_cfg()->max_message_size);
+		data_reject(s, "552 5.3.4 Message size exceeds fixed limit of %s bytes", lim);
+		return;
+	}
+	if (f & BODY_HOPS) {
+		data_reject(s, "554 5.4.6 Too many hops (%s Received: headers): mail loop?", "over 100");
+		return;
+	}
+	if (f & BODY_NUL) {
+		data_reject(s, "550 5.6.0 Message contains NUL characters%s", "");
+		return;
+	}
+	if (f & BODY_LONG_LINE) {
+		data_reject(s, "550 5.6.0 Message has a line longer than 998 characters%s "
+		    "(RFC 5322 section 2.1.1)", "");
+		return;
+	}
+	close(s->body_fd);
+	s->body_fd = -1;
+	s->env.size = s->body_size;
+	s->env.arrival = (long long)time(NULL);
+	buf_init(&envtext, 64 * 1024 * 1024);
+	if (envelope_write(&s->env, &envtext) < 0) {
+		buf_free(&envtext);
+		data_reject(s, "451 4.3.0 %s Error: envelope too large", smtpd_cfg()->hostname);
+		return;
+	}
+	smtpd_queue_commit(s, &envtext);
+	buf_free(&envtext);
+}

@@ -1,0 +1,394 @@
+/* smtpd.c: the smtpd role: accepts connections on the listening sockets handed over by the
+ * supervisor, enforces the global and per-IP connection limits, owns the session table and the
+ * channel to the queue role (message file creation and commit requests, routed back to their
+ * session by slot and generation). Trusts nothing from peers; trusts the queue channel after
+ * lib/ipc's strict decoding. Limits: max_connections, max_connections_per_ip. */
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "common/ipc_msg.h"
+#include "common/role.h"
+#include "common/tls.h"
+#include "lib/ipc.h"
+#include "lib/log.h"
+#include "lib/str.h"
+#include "lib/xalloc.h"
+#include "smtpd/session.h"
+
+#define LISTEN_MAX 32
+#define IPHASH_SIZE 4096
+
+struct ipcount {
+	struct ipcount *next;
+	unsigned char key[16];
+	int count;
+};
+
+static struct {
+	ev_io listen_w[LISTEN_MAX];
+	int n_listen;
+	struct ipc_chan *queue;
+	struct session **slots;
+	uint32_t n_slots, cap_slots;
+	uint32_t *free_slots;
+	uint32_t n_free;
+	long n_sessions;
+	struct ipcount *iphash[IPHASH_SIZE];
+	SSL_CTX *tls_ctx;
+	int shutting_down;
+	ev_timer shutdown_timer;
+	ev_timer accept_retry;
+} sd;
+
+const struct mg_config *
+smtpd_cfg(void)
+{
+	return role.cfg;
+}
+
+SSL_CTX *
+smtpd_tls_ctx(void)
+{
+	return sd.tls_ctx;
+}
+
+static void
+ip_key(const struct sockaddr *sa, unsigned char key[16])
+{
+	memset(key, 0, 16);
+	if (sa->sa_family == AF_INET)
+		memcpy(key + 12, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+	else if (sa->sa_family == AF_INET6)
+		memcpy(key, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
+}
+
+static struct ipcount **
+ip_find(const unsigned char key[16])
+{
+	uint32_t h = 2166136261u;
+	struct ipcount **pp;
+
+	for (int i = 0; i < 16; i++)
+		h = (h ^ key[i]) * 16777619u;
+	for (pp = &sd.iphash[h % IPHASH_SIZE]; *pp; pp = &(*pp)->next)
+		if (memcmp((*pp)->key, key, 16) == 0)
+			break;
+	return pp;
+}
+
+/* Adjusts the connection count of the client's address; returns the new count. */
+static int
+ip_adjust(const struct sockaddr *sa, int delta)
+{
+	unsigned char key[16];
+	struct ipcount **pp, *e;
+
+	ip_key(sa, key);
+	pp = ip_find(key);
+	if (*pp == NULL) {
+		if (delta <= 0)
+			return 0;
+		e = xcalloc(1, sizeof(*e));
+		memcpy(e->key, key, 16);
+		*pp = e;
+	}
+	e = *pp;
+	e->count += delta;
+	if (e->count <= 0) {
+		*pp = e->next;
+		xfree(e);
+		return 0;
+	}
+	return e->count;
+}
+
+static uint32_t
+slot_alloc(void)
+{
+	if (sd.n_free > 0)
+		return sd.free_slots[--sd.n_free];
+	if (sd.n_slots == sd.cap_slots) {
+		sd.cap_slots = sd.cap_slots ? sd.cap_slots * 2 : 1024;
+		sd.slots = xreallocarray(sd.slots, sd.cap_slots, sizeof(*sd.slots));
+		sd.free_slots = xreallocarray(sd.free_slots, sd.cap_slots, sizeof(*sd.free_slots));
+	}
+	sd.slots[sd.n_slots] = NULL;
+	return sd.n_slots++;
+}
+
+static void
+refuse(int fd, const char *text)
+{
+	char line[256];
+	int n = snprintf(line, sizeof(line), "421 %s %s\r\n", role.cfg->hostname, text);
+
+	(void)!send(fd, line, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
+	close(fd);
+}
+
+static void
+accept_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	(void)revents;
+	for (int i = 0; i < 64; i++) {
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof(ss);
+		int fd = accept4(w->fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		uint32_t slot;
+
+		if (fd < 0) {
+			if (errno == EMFILE || errno == ENFILE) {
+				log_warn("accept: %m; pausing accepts for 1 s");
+				for (int l = 0; l < sd.n_listen; l++)
+					ev_io_stop(loop, &sd.listen_w[l]);
+				ev_timer_start(loop, &sd.accept_retry);
+			}
+			return;
+		}
+		if (sd.n_sessions >= role.cfg->max_connections) {
+			log_warn("connection refused: max_connections (%ld) reached", role.cfg->max_connections);
+			refuse(fd, "4.7.0 Too many connections, try again later");
+			continue;
+		}
+		if (ip_adjust((struct sockaddr *)&ss, 1) > role.cfg->max_connections_per_ip) {
+			char a[64] = "?";
+
+			ip_adjust((struct sockaddr *)&ss, -1);
+			if (ss.ss_family == AF_INET)
+				inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, a, sizeof(a));
+			else
+				inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, a, sizeof(a));
+			log_warn("connection refused: client=%s has max_connections_per_ip (%ld)", a,
+			    role.cfg->max_connections_per_ip);
+			refuse(fd, "4.7.0 Too many connections from your address, try again later");
+			continue;
+		}
+		slot = slot_alloc();
+		sd.slots[slot] = session_new(fd, (struct sockaddr *)&ss, sl, slot);
+		sd.n_sessions++;
+	}
+}
+
+static void
+accept_retry_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)w;
+	(void)revents;
+	if (sd.shutting_down)
+		return;
+	for (int l = 0; l < sd.n_listen; l++)
+		ev_io_start(loop, &sd.listen_w[l]);
+}
+
+void
+smtpd_session_closed(struct session *s)
+{
+	ip_adjust((struct sockaddr *)&s->peer, -1);
+	sd.slots[s->slot] = NULL;
+	sd.free_slots[sd.n_free++] = s->slot;
+	sd.n_sessions--;
+	if (sd.shutting_down && sd.n_sessions == 0)
+		role_exit(0);
+}
+
+static uint32_t
+req_id(struct session *s)
+{
+	s->gen = (s->gen + 1) & 0xfff;
+	return (s->slot << 12) | s->gen;
+}
+
+static struct session *
+req_session(uint32_t id)
+{
+	uint32_t slot = id >> 12;
+	struct session *s;
+
+	if (slot >= sd.n_slots || (s = sd.slots[slot]) == NULL)
+		return NULL;
+	if (s->state != SS_WAIT || s->wait_id != id)
+		return NULL;
+	return s;
+}
+
+void
+smtpd_queue_create(struct session *s)
+{
+	s->wait_id = req_id(s);
+	s->wait = SW_CREATE;
+	session_enter_state(s, SS_WAIT);
+	ipc_send(sd.queue, IPC_QUEUE_CREATE, s->wait_id, -1, NULL);
+}
+
+void
+smtpd_queue_commit(struct session *s, const struct buf *envtext)
+{
+	struct ipc_out o;
+
+	s->wait_id = req_id(s);
+	s->wait = SW_COMMIT;
+	session_enter_state(s, SS_WAIT);
+	ipc_out_init(&o);
+	ipc_put_str(&o, s->env.qid);
+	ipc_put_str(&o, envtext->data);
+	ipc_send(sd.queue, IPC_QUEUE_COMMIT, s->wait_id, -1, &o);
+	ipc_out_free(&o);
+}
+
+void
+smtpd_queue_abort(const char *qid)
+{
+	struct ipc_out o;
+
+	ipc_out_init(&o);
+	ipc_put_str(&o, qid);
+	ipc_send(sd.queue, IPC_QUEUE_ABORT, 0, -1, &o);
+	ipc_out_free(&o);
+}
+
+static void
+queue_msg(struct ipc_chan *chan, struct ipc_msg *m, void *arg)
+{
+	struct session *s;
+	char qid[QUEUE_ID_LEN + 1], enh[16], text[256];
+	uint32_t code;
+
+	(void)chan;
+	(void)arg;
+	switch (m->type) {
+	case IPC_QUEUE_CREATE_OK:
+		ipc_get_strbuf(m, qid, sizeof(qid));
+		ipc_msg_end(m);
+		if ((s = req_session(m->id)) == NULL || s->wait != SW_CREATE) {
+			/* the session went away meanwhile */
+			close(m->fd);
+			smtpd_queue_abort(qid);
+			return;
+		}
+		session_on_created(s, qid, m->fd);
+		return;
+	case IPC_QUEUE_COMMIT_OK:
+		ipc_get_strbuf(m, qid, sizeof(qid));
+		ipc_msg_end(m);
+		if ((s = req_session(m->id)) == NULL || s->wait != SW_COMMIT) {
+			log_info("NOQUEUE %s committed after its client left; it will be delivered", qid);
+			return;
+		}
+		session_on_committed(s);
+		return;
+	case IPC_QUEUE_CREATE_FAIL:
+	case IPC_QUEUE_COMMIT_FAIL:
+		code = ipc_get_u32(m);
+		ipc_get_strbuf(m, enh, sizeof(enh));
+		ipc_get_strbuf(m, text, sizeof(text));
+		ipc_msg_end(m);
+		if ((s = req_session(m->id)) == NULL)
+			return;
+		if (m->type == IPC_QUEUE_CREATE_FAIL)
+			session_on_create_failed(s, (int)code, enh, text);
+		else
+			session_on_commit_failed(s, (int)code, enh, text);
+		return;
+	default:
+		panic("smtpd: unexpected message type %u from queue", m->type);
+	}
+}
+
+static void
+queue_closed(struct ipc_chan *chan, void *arg)
+{
+	(void)chan;
+	(void)arg;
+	log_crit("smtpd: queue channel closed; exiting");
+	role_exit(1);
+}
+
+static void
+smtpd_load_tls(void)
+{
+	char cert[4096], key[4096];
+	const char *err;
+	SSL_CTX *ctx;
+
+	if (role.cfg->tls_cert[0]) {
+		str_lcpy(cert, role.cfg->tls_cert, sizeof(cert));
+		str_lcpy(key, role.cfg->tls_key, sizeof(key));
+	} else {
+		str_fmt(cert, sizeof(cert), "%s/tls/cert.pem", role.cfg->state_dir);
+		str_fmt(key, sizeof(key), "%s/tls/key.pem", role.cfg->state_dir);
+	}
+	if ((ctx = tls_server_ctx(cert, key, &err)) == NULL) {
+		log_err("STARTTLS disabled: %s", err);
+		return;
+	}
+	if (sd.tls_ctx)
+		SSL_CTX_free(sd.tls_ctx);
+	sd.tls_ctx = ctx;
+}
+
+static void
+smtpd_shutdown_timeout(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop;
+	(void)w;
+	(void)revents;
+	role_exit(0);
+}
+
+static void
+smtpd_shutdown(void)
+{
+	if (sd.shutting_down)
+		return;
+	sd.shutting_down = 1;
+	for (int l = 0; l < sd.n_listen; l++) {
+		ev_io_stop(role.loop, &sd.listen_w[l]);
+		close(sd.listen_w[l].fd);
+	}
+	if (sd.n_sessions == 0)
+		role_exit(0);
+	for (uint32_t i = 0; i < sd.n_slots; i++)
+		if (sd.slots[i])
+			session_shutdown(sd.slots[i]);
+	ev_timer_init(&sd.shutdown_timer, smtpd_shutdown_timeout, 10.0, 0);
+	ev_timer_start(role.loop, &sd.shutdown_timer);
+}
+
+static void
+smtpd_reload(struct mg_config *old)
+{
+	(void)old;
+	smtpd_load_tls();
+}
+
+int
+smtpd_main(void)
+{
+	role.on_shutdown = smtpd_shutdown;
+	role.on_reload = smtpd_reload;
+	smtpd_load_tls();
+	sd.queue = ipc_chan_new(role.loop, ROLE_FD_PEER1, "queue", queue_msg, queue_closed, NULL);
+	for (int fd = ROLE_FD_LISTEN0; sd.n_listen < LISTEN_MAX; fd++) {
+		int acc = 0;
+		socklen_t l = sizeof(acc);
+
+		if (fcntl(fd, F_GETFD) < 0 ||
+		    getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &acc, &l) < 0 || !acc)
+			break;
+		fcntl(fd, F_SETFD, FD_CLOEXEC);
+		ev_io_init(&sd.listen_w[sd.n_listen], accept_cb, fd, EV_READ);
+		ev_io_start(role.loop, &sd.listen_w[sd.n_listen]);
+		sd.n_listen++;
+	}
+	ev_timer_init(&sd.accept_retry, accept_retry_cb, 1.0, 0);
+	role_drop_privileges();
+	role_ready();
+	role_run();
+	return 0;
+}
