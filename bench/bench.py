@@ -39,278 +39,278 @@ PAGE = os.sysconf("SC_PAGE_SIZE")
 T0 = time.monotonic()
 
 PROFILES = {
-	"2k-10": (2048, 10),
-	"2k-50": (2048, 50),
-	"50k-10": (51200, 10),
+    "2k-10": (2048, 10),
+    "2k-50": (2048, 50),
+    "50k-10": (51200, 10),
 }
 METRICS = [
-	# label, key, better
-	("accepted msg/s", "accepted", "higher"),
-	("end-to-end msg/s", "e2e", "higher"),
-	("CPU ms/msg", "cpu_ms", "lower"),
-	("latency p50 ms", "p50", "lower"),
-	("latency p99 ms", "p99", "lower"),
-	("peak RSS MiB (sum)", "rss_mb", "lower"),
-	("peak PSS MiB (sum)", "pss_mb", "lower"),
+    # label, key, better
+    ("accepted msg/s", "accepted", "higher"),
+    ("end-to-end msg/s", "e2e", "higher"),
+    ("CPU ms/msg", "cpu_ms", "lower"),
+    ("latency p50 ms", "p50", "lower"),
+    ("latency p99 ms", "p99", "lower"),
+    ("peak RSS MiB (sum)", "rss_mb", "lower"),
+    ("peak PSS MiB (sum)", "pss_mb", "lower"),
 ]
 
 
 class Failure(Exception):
-	pass
+    pass
 
 
 def env_int(name, default):
-	v = os.environ.get(name, "")
-	return int(v) if v.strip() else default
+    v = os.environ.get(name, "")
+    return int(v) if v.strip() else default
 
 
 def say(msg):
-	print(f"[bench {time.monotonic() - T0:6.1f}s] {msg}", flush=True)
+    print(f"[bench {time.monotonic() - T0:6.1f}s] {msg}", flush=True)
 
 
 def wait_until(pred, timeout, what, interval=0.05):
-	end = time.monotonic() + timeout
-	while True:
-		v = pred()
-		if v:
-			return v
-		if time.monotonic() >= end:
-			raise Failure(f"timed out after {timeout:.0f}s waiting for {what}")
-		time.sleep(interval)
+    end = time.monotonic() + timeout
+    while True:
+        v = pred()
+        if v:
+            return v
+        if time.monotonic() >= end:
+            raise Failure(f"timed out after {timeout:.0f}s waiting for {what}")
+        time.sleep(interval)
 
 
 def free_port():
-	with socket.socket() as s:
-		s.bind(("127.0.0.1", 0))
-		return s.getsockname()[1]
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def banner_ok(port):
-	try:
-		with socket.create_connection(("127.0.0.1", port), 2) as s:
-			s.settimeout(5)
-			return s.recv(512).startswith(b"220")
-	except OSError:
-		return False
+    try:
+        with socket.create_connection(("127.0.0.1", port), 2) as s:
+            s.settimeout(5)
+            return s.recv(512).startswith(b"220")
+    except OSError:
+        return False
 
 
 def tail(path, n=20):
-	try:
-		return "\n".join(Path(path).read_text(errors="replace").splitlines()[-n:])
-	except OSError:
-		return "(no log)"
+    try:
+        return "\n".join(Path(path).read_text(errors="replace").splitlines()[-n:])
+    except OSError:
+        return "(no log)"
 
 
 # --------------------------------------------------------------------------------------------------
 # /proc accounting
 
 def read_stats():
-	"""{pid: (ppid, utime+stime, cutime+cstime, rss_pages)} for every process."""
-	out = {}
-	for name in os.listdir("/proc"):
-		if not name.isdigit():
-			continue
-		try:
-			with open(f"/proc/{name}/stat", "rb") as f:
-				s = f.read()
-		except OSError:
-			continue
-		r = s[s.rindex(b")") + 2:].split()
-		out[int(name)] = (int(r[1]), int(r[11]) + int(r[12]), int(r[13]) + int(r[14]), int(r[21]))
-	return out
+    """{pid: (ppid, utime+stime, cutime+cstime, rss_pages)} for every process."""
+    out = {}
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat", "rb") as f:
+                s = f.read()
+        except OSError:
+            continue
+        r = s[s.rindex(b")") + 2:].split()
+        out[int(name)] = (int(r[1]), int(r[11]) + int(r[12]), int(r[13]) + int(r[14]), int(r[21]))
+    return out
 
 
 def tree(root, stats):
-	kids = {}
-	for p, st in stats.items():
-		kids.setdefault(st[0], []).append(p)
-	out, todo = [], list(kids.get(root, []))
-	while todo:
-		p = todo.pop()
-		out.append(p)
-		todo.extend(kids.get(p, []))
-	return out
+    kids = {}
+    for p, st in stats.items():
+        kids.setdefault(st[0], []).append(p)
+    out, todo = [], list(kids.get(root, []))
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo.extend(kids.get(p, []))
+    return out
 
 
 def tree_cpu(root):
-	"""CPU seconds used so far by root's descendants: root's reaped children (root is the reaper)
-	plus every live descendant's own and reaped-children time."""
-	stats = read_stats()
-	if root not in stats:
-		return None
-	ticks = stats[root][2] + sum(stats[p][1] + stats[p][2] for p in tree(root, stats))
-	return ticks / CLK
+    """CPU seconds used so far by root's descendants: root's reaped children (root is the reaper)
+    plus every live descendant's own and reaped-children time."""
+    stats = read_stats()
+    if root not in stats:
+        return None
+    ticks = stats[root][2] + sum(stats[p][1] + stats[p][2] for p in tree(root, stats))
+    return ticks / CLK
 
 
 def pss_kb(pid):
-	try:
-		with open(f"/proc/{pid}/smaps_rollup") as f:
-			for line in f:
-				if line.startswith("Pss:"):
-					return int(line.split()[1])
-	except OSError:
-		pass
-	return 0
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
 
 
 class Sampler(threading.Thread):
-	"""Samples the summed RSS (every 0.2 s) and PSS (every 1 s) of root's descendants."""
+    """Samples the summed RSS (every 0.2 s) and PSS (every 1 s) of root's descendants."""
 
-	def __init__(self, root):
-		super().__init__(daemon=True)
-		self.root = root
-		self.peak_rss = 0
-		self.peak_pss = 0
-		self.peak_procs = 0
-		self.last_rss = 0
-		self.halt = threading.Event()
+    def __init__(self, root):
+        super().__init__(daemon=True)
+        self.root = root
+        self.peak_rss = 0
+        self.peak_pss = 0
+        self.peak_procs = 0
+        self.last_rss = 0
+        self.halt = threading.Event()
 
-	def sample(self, with_pss):
-		stats = read_stats()
-		pids = tree(self.root, stats)
-		rss = sum(stats[p][3] for p in pids) * PAGE
-		self.last_rss = rss
-		self.peak_rss = max(self.peak_rss, rss)
-		self.peak_procs = max(self.peak_procs, len(pids))
-		if with_pss:
-			self.peak_pss = max(self.peak_pss, sum(pss_kb(p) for p in pids) * 1024)
+    def sample(self, with_pss):
+        stats = read_stats()
+        pids = tree(self.root, stats)
+        rss = sum(stats[p][3] for p in pids) * PAGE
+        self.last_rss = rss
+        self.peak_rss = max(self.peak_rss, rss)
+        self.peak_procs = max(self.peak_procs, len(pids))
+        if with_pss:
+            self.peak_pss = max(self.peak_pss, sum(pss_kb(p) for p in pids) * 1024)
 
-	def run(self):
-		n = 0
-		while not self.halt.wait(0.2):
-			self.sample(n % 5 == 0)
-			n += 1
+    def run(self):
+        n = 0
+        while not self.halt.wait(0.2):
+            self.sample(n % 5 == 0)
+            n += 1
 
-	def stop(self):
-		self.halt.set()
-		self.join(5)
-		self.sample(True)
+    def stop(self):
+        self.halt.set()
+        self.join(5)
+        self.sample(True)
 
 
 # --------------------------------------------------------------------------------------------------
 # smtp-sink, counted through its -c output
 
 class Sink:
-	def __init__(self, workdir):
-		self.count = 0
-		self.proc = None
-		self.port = None
-		self.err = workdir / "smtp-sink.err"
-		user = ["-u", "postfix"] if os.geteuid() == 0 else []
-		for _ in range(3):
-			self.port = free_port()
-			self.cmd = ["smtp-sink", "-c", *user, f"127.0.0.1:{self.port}", "1024"]
-			self.proc = subprocess.Popen(self.cmd, stdout=subprocess.PIPE,
-				stderr=open(self.err, "wb"), stdin=subprocess.DEVNULL)
-			threading.Thread(target=self._read, daemon=True).start()
-			try:
-				wait_until(lambda: self.proc.poll() is not None or banner_ok(self.port), 10,
-					"smtp-sink to listen")
-			except Failure:
-				pass
-			if self.proc.poll() is None and banner_ok(self.port):
-				return
-			self.stop()
-		raise Failure(f"smtp-sink would not start: {tail(self.err, 3)}")
+    def __init__(self, workdir):
+        self.count = 0
+        self.proc = None
+        self.port = None
+        self.err = workdir / "smtp-sink.err"
+        user = ["-u", "postfix"] if os.geteuid() == 0 else []
+        for _ in range(3):
+            self.port = free_port()
+            self.cmd = ["smtp-sink", "-c", *user, f"127.0.0.1:{self.port}", "1024"]
+            self.proc = subprocess.Popen(self.cmd, stdout=subprocess.PIPE,
+                stderr=open(self.err, "wb"), stdin=subprocess.DEVNULL)
+            threading.Thread(target=self._read, daemon=True).start()
+            try:
+                wait_until(lambda: self.proc.poll() is not None or banner_ok(self.port), 10,
+                    "smtp-sink to listen")
+            except Failure:
+                pass
+            if self.proc.poll() is None and banner_ok(self.port):
+                return
+            self.stop()
+        raise Failure(f"smtp-sink would not start: {tail(self.err, 3)}")
 
-	def _read(self):
-		rx = re.compile(rb"mesg=(\d+)")
-		buf = b""
-		while True:
-			chunk = self.proc.stdout.read1(65536)
-			if not chunk:
-				return
-			buf += chunk
-			i = buf.rfind(b"\r")
-			if i < 0:
-				continue
-			m = None
-			for m in rx.finditer(buf, 0, i):
-				pass
-			if m:
-				self.count = int(m.group(1))
-			buf = buf[i + 1:]
+    def _read(self):
+        rx = re.compile(rb"mesg=(\d+)")
+        buf = b""
+        while True:
+            chunk = self.proc.stdout.read1(65536)
+            if not chunk:
+                return
+            buf += chunk
+            i = buf.rfind(b"\r")
+            if i < 0:
+                continue
+            m = None
+            for m in rx.finditer(buf, 0, i):
+                pass
+            if m:
+                self.count = int(m.group(1))
+            buf = buf[i + 1:]
 
-	def cpu(self):
-		try:
-			with open(f"/proc/{self.proc.pid}/stat", "rb") as f:
-				r = f.read().rsplit(b")", 1)[1].split()
-			return (int(r[11]) + int(r[12])) / CLK
-		except OSError:
-			return 0.0
+    def cpu(self):
+        try:
+            with open(f"/proc/{self.proc.pid}/stat", "rb") as f:
+                r = f.read().rsplit(b")", 1)[1].split()
+            return (int(r[11]) + int(r[12])) / CLK
+        except OSError:
+            return 0.0
 
-	def stop(self):
-		if self.proc and self.proc.poll() is None:
-			self.proc.terminate()
-			try:
-				self.proc.wait(10)
-			except subprocess.TimeoutExpired:
-				self.proc.kill()
-				self.proc.wait(10)
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
 
 
 # --------------------------------------------------------------------------------------------------
 # The two targets, each run under bench/reaper.py
 
 class Target:
-	name = "?"
+    name = "?"
 
-	def __init__(self, workdir, sink_port):
-		self.dir = workdir
-		self.sink_port = sink_port
-		self.reaper = None
-		self.port = None
-		self.status_file = workdir / "reaper.json"
-		self.notes = []
+    def __init__(self, workdir, sink_port):
+        self.dir = workdir
+        self.sink_port = sink_port
+        self.reaper = None
+        self.port = None
+        self.status_file = workdir / "reaper.json"
+        self.notes = []
 
-	def spawn(self, cmd, log, max_seconds):
-		self.logf = open(log, "ab")
-		self.reaper = subprocess.Popen([PY, str(BENCH / "reaper.py"), str(self.status_file),
-			str(int(max_seconds)), "--", *cmd], stdin=subprocess.DEVNULL, stdout=self.logf,
-			stderr=self.logf, cwd=self.dir, start_new_session=True)
-		pidf = Path(str(self.status_file) + ".pid")
-		wait_until(lambda: pidf.exists() or self.reaper.poll() is not None, 10, "reaper start")
-		self.child = int(pidf.read_text()) if pidf.exists() else None
+    def spawn(self, cmd, log, max_seconds):
+        self.logf = open(log, "ab")
+        self.reaper = subprocess.Popen([PY, str(BENCH / "reaper.py"), str(self.status_file),
+            str(int(max_seconds)), "--", *cmd], stdin=subprocess.DEVNULL, stdout=self.logf,
+            stderr=self.logf, cwd=self.dir, start_new_session=True)
+        pidf = Path(str(self.status_file) + ".pid")
+        wait_until(lambda: pidf.exists() or self.reaper.poll() is not None, 10, "reaper start")
+        self.child = int(pidf.read_text()) if pidf.exists() else None
 
-	def cpu(self):
-		return tree_cpu(self.reaper.pid) if self.reaper else None
+    def cpu(self):
+        return tree_cpu(self.reaper.pid) if self.reaper else None
 
-	def wait_reaper(self, timeout):
-		"""Wait for every process of the target to be gone; kill what remains after timeout."""
-		try:
-			self.reaper.wait(timeout)
-		except subprocess.TimeoutExpired:
-			left = tree(self.reaper.pid, read_stats())
-			self.notes.append(f"{len(left)} process(es) still running {timeout:.0f}s after stop; "
-				"killed")
-			for p in left:
-				try:
-					os.kill(p, signal.SIGKILL)
-				except ProcessLookupError:
-					pass
-			try:
-				self.reaper.wait(15)
-			except subprocess.TimeoutExpired:
-				self.reaper.kill()
-				self.reaper.wait(5)
-		self.logf.close()
-		try:
-			return json.loads(self.status_file.read_text())
-		except (OSError, ValueError):
-			return None
+    def wait_reaper(self, timeout):
+        """Wait for every process of the target to be gone; kill what remains after timeout."""
+        try:
+            self.reaper.wait(timeout)
+        except subprocess.TimeoutExpired:
+            left = tree(self.reaper.pid, read_stats())
+            self.notes.append(f"{len(left)} process(es) still running {timeout:.0f}s after stop; "
+                "killed")
+            for p in left:
+                try:
+                    os.kill(p, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            try:
+                self.reaper.wait(15)
+            except subprocess.TimeoutExpired:
+                self.reaper.kill()
+                self.reaper.wait(5)
+        self.logf.close()
+        try:
+            return json.loads(self.status_file.read_text())
+        except (OSError, ValueError):
+            return None
 
-	def kill(self):
-		"""Emergency stop (driver interrupted): SIGKILL the whole tree."""
-		if self.reaper and self.reaper.poll() is None:
-			for p in tree(self.reaper.pid, read_stats()):
-				try:
-					os.kill(p, signal.SIGKILL)
-				except ProcessLookupError:
-					pass
-			try:
-				self.reaper.wait(10)
-			except subprocess.TimeoutExpired:
-				self.reaper.kill()
+    def kill(self):
+        """Emergency stop (driver interrupted): SIGKILL the whole tree."""
+        if self.reaper and self.reaper.poll() is None:
+            for p in tree(self.reaper.pid, read_stats()):
+                try:
+                    os.kill(p, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            try:
+                self.reaper.wait(10)
+            except subprocess.TimeoutExpired:
+                self.reaper.kill()
 
 
 MAIN_CF = """\
@@ -366,559 +366,589 @@ postlog   unix-dgram n  -       n       -       1       postlogd
 
 
 class Postfix(Target):
-	name = "Postfix"
+    name = "Postfix"
 
-	def start(self, max_seconds):
-		if os.geteuid() != 0:
-			raise Failure("the private Postfix instance needs root (master runs as root and "
-				"drops to mail_owner=postfix)")
-		d = self.dir
-		for sub in ("etc", "queue", "data"):
-			(d / sub).mkdir()
-		shutil.chown(d / "data", "postfix", "postfix")
-		self.port = free_port()
-		extra = "".join(l + "\n" for l in extra_lines("BENCH_PF_CONF"))
-		(d / "etc/main.cf").write_text(MAIN_CF.format(d=d, sink=self.sink_port) + extra)
-		(d / "etc/master.cf").write_text(MASTER_CF.format(port=self.port))
-		self.etc = d / "etc"
-		r = subprocess.run(["postfix", "-c", str(self.etc), "check"], capture_output=True,
-			text=True, timeout=60)
-		if r.returncode != 0:
-			raise Failure(f"postfix check failed: {r.stderr.strip()}")
-		self.spawn(["postfix", "-c", str(self.etc), "start"], d / "postfix-start.log", max_seconds)
-		# `postfix start` returns once master is up (master -w); then the port must answer.
-		try:
-			wait_until(lambda: banner_ok(self.port), 30, "Postfix smtpd to answer")
-		except Failure as e:
-			raise Failure(f"{e}; maillog:\n{tail(d / 'maillog')}\n{tail(d / 'postfix-start.log')}")
+    def start(self, max_seconds):
+        if os.geteuid() != 0:
+            raise Failure("the private Postfix instance needs root (master runs as root and "
+                "drops to mail_owner=postfix)")
+        d = self.dir
+        for sub in ("etc", "queue", "data"):
+            (d / sub).mkdir()
+        shutil.chown(d / "data", "postfix", "postfix")
+        self.port = free_port()
+        extra = "".join(l + "\n" for l in extra_lines("BENCH_PF_CONF"))
+        (d / "etc/main.cf").write_text(MAIN_CF.format(d=d, sink=self.sink_port) + extra)
+        (d / "etc/master.cf").write_text(MASTER_CF.format(port=self.port))
+        self.etc = d / "etc"
+        r = subprocess.run(["postfix", "-c", str(self.etc), "check"], capture_output=True,
+            text=True, timeout=60)
+        if r.returncode != 0:
+            raise Failure(f"postfix check failed: {r.stderr.strip()}")
+        self.spawn(["postfix", "-c", str(self.etc), "start"], d / "postfix-start.log", max_seconds)
+        # `postfix start` returns once master is up (master -w); then the port must answer.
+        try:
+            wait_until(lambda: banner_ok(self.port), 30, "Postfix smtpd to answer")
+        except Failure as e:
+            raise Failure(f"{e}; maillog:\n{tail(d / 'maillog')}\n{tail(d / 'postfix-start.log')}")
 
-	def stop(self):
-		r = subprocess.run(["postfix", "-c", str(self.etc), "stop"], capture_output=True,
-			text=True, timeout=60)
-		if r.returncode != 0:
-			self.notes.append(f"postfix stop: {r.stderr.strip()}")
-		return self.wait_reaper(30)
+    def stop(self):
+        r = subprocess.run(["postfix", "-c", str(self.etc), "stop"], capture_output=True,
+            text=True, timeout=60)
+        if r.returncode != 0:
+            self.notes.append(f"postfix stop: {r.stderr.strip()}")
+        return self.wait_reaper(30)
 
-	def log_problems(self):
-		text = Path(self.dir / "maillog").read_text(errors="replace") if \
-			(self.dir / "maillog").exists() else ""
-		return len(re.findall(r"\b(warning|error|fatal|panic):", text))
+    def log_problems(self):
+        return problem_lines(self.dir / "maillog", r"\b(warning|error|fatal|panic):")
 
 
 class MailGuard(Target):
-	name = "MailGuard"
+    name = "MailGuard"
+    extra = []
 
-	def binary(self):
-		b = os.environ.get("MAILGUARD_BIN")
-		if b:
-			return Path(b)
-		build = Path(os.environ.get("BUILD", "build"))
-		return (build if build.is_absolute() else REPO / build) / "bin" / "mailguard"
+    def binary(self):
+        b = os.environ.get("MAILGUARD_BIN")
+        if b:
+            return Path(b)
+        build = Path(os.environ.get("BUILD", "build"))
+        return (build if build.is_absolute() else REPO / build) / "bin" / "mailguard"
 
-	def write_config(self, d):
-		conf = ["config_version = 1", "hostname = mx.bench.test", "listen = 127.0.0.1:0",
-			"spool_dir = spool", "state_dir = state", "mynetworks = 127.0.0.0/8 ::1/128",
-			"log_level = info", "max_message_size = 10m", "max_recipients = 100",
-			"max_connections_per_ip = 20000", "delivery_concurrency = 20"]
-		conf += extra_lines("BENCH_MG_CONF")
-		(d / "mailguard.conf").write_text("\n".join(conf) + "\n")
-		(d / "domains.d").mkdir()
-		(d / "lists").mkdir()
-		dom = [f"transport = [127.0.0.1]:{self.sink_port}"] + extra_lines("BENCH_MG_DOMAIN_CONF")
-		(d / "domains.d/example.test.conf").write_text("\n".join(dom) + "\n")
+    def write_config(self, d):
+        conf = ["config_version = 1", "hostname = mx.bench.test", "listen = 127.0.0.1:0",
+            "spool_dir = spool", "state_dir = state", "mynetworks = 127.0.0.0/8 ::1/128",
+            "log_level = info", "max_message_size = 10m", "max_recipients = 100",
+            "max_connections_per_ip = 20000", "delivery_concurrency = 20"]
+        conf += self.extra + extra_lines("BENCH_MG_CONF")
+        (d / "mailguard.conf").write_text("\n".join(conf) + "\n")
+        (d / "domains.d").mkdir()
+        (d / "lists").mkdir()
+        dom = [f"transport = [127.0.0.1]:{self.sink_port}"] + extra_lines("BENCH_MG_DOMAIN_CONF")
+        (d / "domains.d/example.test.conf").write_text("\n".join(dom) + "\n")
 
-	def start(self, max_seconds):
-		b = self.binary()
-		if not os.access(b, os.X_OK):
-			raise Failure(f"not built: {b} does not exist (make, or set BUILD / MAILGUARD_BIN)")
-		d = self.dir / "etc"
-		d.mkdir()
-		self.write_config(d)
-		rc, out, err = run_bounded([str(b), "-n", "-c", str(d)], 30)
-		if rc != 0:
-			raise Failure(f"config check `mailguard -n` failed ({describe_rc(rc)}): "
-				f"{(err or out).strip()[:800]}")
-		rc, out, err = run_bounded([str(b), "-P", "-c", str(d)], 30)
-		self.settings = out if rc == 0 else ""
-		self.log = d / "mailguard.log"
-		self.spawn([str(b), "-c", str(d), "-d"], self.log, max_seconds)
-		listeners = d / "state" / "listeners"
+    def start(self, max_seconds):
+        b = self.binary()
+        if not os.access(b, os.X_OK):
+            raise Failure(f"not built: {b} does not exist (make, or set BUILD / MAILGUARD_BIN)")
+        d = self.dir / "etc"
+        d.mkdir()
+        self.write_config(d)
+        rc, out, err = run_bounded([str(b), "-n", "-c", str(d)], 30)
+        if rc != 0:
+            raise Failure(f"config check `mailguard -n` failed ({describe_rc(rc)}): "
+                f"{(err or out).strip()[:800]}")
+        rc, out, err = run_bounded([str(b), "-P", "-c", str(d)], 30)
+        self.settings = out if rc == 0 else ""
+        self.log = d / "mailguard.log"
+        self.spawn([str(b), "-c", str(d), "-d"], self.log, max_seconds)
+        listeners = d / "state" / "listeners"
 
-		def ready():
-			if self.reaper.poll() is not None or not alive(self.child):
-				raise Failure(f"mailguard exited before it was ready; log tail:\n"
-					f"{tail(self.log)}")
-			if "mailguard ready" not in self.log.read_text(errors="replace"):
-				return False
-			for line in listeners.read_text().splitlines() if listeners.exists() else []:
-				f = line.split()
-				if len(f) == 3 and f[0] == "smtp" and f[2].isdigit():
-					return int(f[2])
-			return False
-		try:
-			self.port = wait_until(ready, 30, "`mailguard ready` and state/listeners")
-		except Failure as e:
-			if "exited" in str(e):
-				raise
-			raise Failure(f"{e}; log tail:\n{tail(self.log)}")
+        def ready():
+            if self.reaper.poll() is not None or not alive(self.child):
+                raise Failure(f"mailguard exited before it was ready; log tail:\n"
+                    f"{tail(self.log)}")
+            if "mailguard ready" not in self.log.read_text(errors="replace"):
+                return False
+            for line in listeners.read_text().splitlines() if listeners.exists() else []:
+                f = line.split()
+                if len(f) == 3 and f[0] == "smtp" and f[2].isdigit():
+                    return int(f[2])
+            return False
+        try:
+            self.port = wait_until(ready, 30, "`mailguard ready` and state/listeners")
+        except Failure as e:
+            if "exited" in str(e):
+                raise
+            raise Failure(f"{e}; log tail:\n{tail(self.log)}")
 
-	def stop(self):
-		if alive(self.child):
-			os.kill(self.child, signal.SIGTERM)
-		st = self.wait_reaper(30)
-		if st and st.get("status") not in (0, None):
-			self.notes.append(f"mailguard exited with status {st['status']} on SIGTERM")
-		return st
+    def stop(self):
+        if alive(self.child):
+            os.kill(self.child, signal.SIGTERM)
+        st = self.wait_reaper(30)
+        if st and st.get("status") not in (0, None):
+            self.notes.append(f"mailguard exited with status {st['status']} on SIGTERM")
+        return st
 
-	def log_problems(self):
-		text = self.log.read_text(errors="replace") if self.log.exists() else ""
-		return len(re.findall(r": (warn|err|crit):", text))
+    def log_problems(self):
+        return problem_lines(self.log, r": (warn|err|crit):")
+
+
+def problem_lines(path, rx):
+    """Warning/error lines of a log: (count, first two)."""
+    try:
+        lines = [l for l in Path(path).read_text(errors="replace").splitlines() if re.search(rx, l)]
+    except OSError:
+        return 0, []
+    return len(lines), [l[:200] for l in lines[:2]]
 
 
 def run_bounded(cmd, timeout):
-	"""Run cmd in its own session; on timeout kill its whole process group. (rc|None, out, err)"""
-	p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-		stderr=subprocess.PIPE, text=True, start_new_session=True)
-	try:
-		out, err = p.communicate(timeout=timeout)
-		rc = p.returncode
-	except subprocess.TimeoutExpired:
-		rc = None
-	try:
-		os.killpg(p.pid, signal.SIGKILL)    # anything it forked and left behind
-	except ProcessLookupError:
-		pass
-	if rc is None:
-		p.wait(10)
-		out, err = "", f"did not finish within {timeout}s (killed)"
-	return rc, out, err
+    """Run cmd in its own session; on timeout kill its whole process group. (rc|None, out, err)"""
+    p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        out, err = p.communicate(timeout=timeout)
+        rc = p.returncode
+    except subprocess.TimeoutExpired:
+        rc = None
+    try:
+        os.killpg(p.pid, signal.SIGKILL)    # anything it forked and left behind
+    except ProcessLookupError:
+        pass
+    if rc is None:
+        p.wait(10)
+        out, err = "", f"did not finish within {timeout}s (killed)"
+    return rc, out, err
 
 
 def describe_rc(rc):
-	return "timed out" if rc is None else f"exit {rc}"
+    return "timed out" if rc is None else f"exit {rc}"
 
 
 def alive(pid):
-	try:
-		with open(f"/proc/{pid}/stat", "rb") as f:
-			return f.read().rsplit(b")", 1)[1].split()[0] != b"Z"
-	except (OSError, TypeError):
-		return False
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rsplit(b")", 1)[1].split()[0] != b"Z"
+    except (OSError, TypeError):
+        return False
 
 
 def extra_lines(var):
-	return [l.strip() for l in re.split(r"[;\n]", os.environ.get(var, "")) if l.strip()]
+    return [l.strip() for l in re.split(r"[;\n]", os.environ.get(var, "")) if l.strip()]
 
 
 # --------------------------------------------------------------------------------------------------
 # One load run
 
 class Source:
-	"""smtp-source with its -c counter read from stdout."""
+    """smtp-source with its -c counter read from stdout."""
 
-	def __init__(self, port, sessions, count, size, log):
-		self.sent = 0
-		self.cmd = ["smtp-source", "-c", "-s", str(sessions), "-m", str(count), "-l", str(size),
-			"-f", "from@bench.test", "-t", "rcpt@example.test", f"127.0.0.1:{port}"]
-		self.err = log
-		self.proc = subprocess.Popen(self.cmd, stdout=subprocess.PIPE, stderr=open(log, "wb"),
-			stdin=subprocess.DEVNULL)
-		self.reader = threading.Thread(target=self._read, daemon=True)
-		self.reader.start()
+    def __init__(self, port, sessions, count, size, log):
+        self.sent = 0
+        self.cmd = ["smtp-source", "-c", "-s", str(sessions), "-m", str(count), "-l", str(size),
+            "-f", "from@bench.test", "-t", "rcpt@example.test", f"127.0.0.1:{port}"]
+        self.err = log
+        self.proc = subprocess.Popen(self.cmd, stdout=subprocess.PIPE, stderr=open(log, "wb"),
+            stdin=subprocess.DEVNULL)
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
 
-	def _read(self):
-		buf = b""
-		while True:
-			chunk = self.proc.stdout.read1(65536)
-			if not chunk:
-				return
-			buf += chunk
-			parts = re.split(rb"[\r\n]", buf)
-			buf = parts[-1]
-			for p in reversed(parts[:-1]):
-				if p.strip().isdigit():
-					self.sent = int(p)
-					break
+    def _read(self):
+        buf = b""
+        while True:
+            chunk = self.proc.stdout.read1(65536)
+            if not chunk:
+                return
+            buf += chunk
+            parts = re.split(rb"[\r\n]", buf)
+            buf = parts[-1]
+            for p in reversed(parts[:-1]):
+                if p.strip().isdigit():
+                    self.sent = int(p)
+                    break
 
-	def wait(self, timeout):
-		try:
-			rc = self.proc.wait(timeout)
-		except subprocess.TimeoutExpired:
-			self.proc.kill()
-			self.proc.wait(10)
-			rc = None
-		self.reader.join(5)
-		return rc
+    def wait(self, timeout):
+        try:
+            rc = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(10)
+            rc = None
+        self.reader.join(5)
+        return rc
 
 
 def percentile(values, q):
-	if not values:
-		return None
-	v = sorted(values)
-	k = max(0, min(len(v) - 1, int(round(q / 100.0 * len(v) + 0.5)) - 1))
-	return v[k]
+    if not values:
+        return None
+    v = sorted(values)
+    k = max(0, min(len(v) - 1, int(round(q / 100.0 * len(v) + 0.5)) - 1))
+    return v[k]
 
 
 def run_load(cls, prof, size, sessions, count, cap, tmp_root):
-	"""Returns a result dict; raises Failure with a clear message if the target cannot run."""
-	res = {"target": cls.name, "profile": prof, "notes": []}
-	work = Path(tempfile.mkdtemp(prefix=f"{cls.name.lower()}-{prof}-", dir=tmp_root))
-	os.chmod(work, 0o755)
-	res["workdir"] = str(work)
-	deadline = time.monotonic() + cap
-	sink = target = probe = None
-	sources = []
-	ok = False
-	try:
-		sink = Sink(work)
-		target = cls(work, sink.port)
-		target.start(cap + 120)
-		say(f"{cls.name} {prof}: listening on 127.0.0.1:{target.port}, sink :{sink.port}")
-		warm = env_int("BENCH_WARMUP", 200)
-		if warm:
-			w = Source(target.port, sessions, warm, size, work / "warmup.err")
-			sources.append(w)
-			if w.wait(60) != 0:
-				raise Failure(f"warm-up smtp-source failed after {w.sent} messages: "
-					f"{tail(w.err, 3)}")
-			wait_until(lambda: sink.count >= warm, 60, f"the sink to receive {warm} warm-up "
-				f"messages (got {sink.count})")
-		base = sink.count
-		sampler = Sampler(target.reaper.pid)
-		sampler.sample(True)
-		sampler.start()
-		cpu0, sink_cpu0 = target.cpu(), sink.cpu()
-		probe_out = work / "probe.json"
-		t_start = time.monotonic()
-		probe = subprocess.Popen([PY, str(BENCH / "probe.py"), "--port", str(target.port),
-			"--size", str(size), "--interval", os.environ.get("BENCH_PROBE_INTERVAL", "0.05"),
-			"--max-seconds", str(int(cap)), "--out", str(probe_out)], stdin=subprocess.DEVNULL)
-		src = Source(target.port, sessions, count, size, work / "smtp-source.err")
-		sources.append(src)
-		rc = src.wait(max(10.0, (deadline - time.monotonic()) * 0.75))
-		t_src = time.monotonic()
-		probe.send_signal(signal.SIGTERM)
-		probe.wait(60)
-		pr = json.loads(probe_out.read_text())
-		probe = None
-		sent = count if rc == 0 else src.sent
-		if rc != 0:
-			why = "timed out (budget)" if rc is None else f"exited {rc}: {tail(src.err, 2)}"
-			res["notes"].append(f"smtp-source {why} after {src.sent}/{count} messages")
-			res["partial"] = True
-		res["accepted"] = sent / (t_src - t_start)
-		res["source_wall"] = t_src - t_start
-		want = base + sent + pr["accepted"]
-		try:
-			wait_until(lambda: sink.count >= want, max(5.0, deadline - time.monotonic()),
-				f"{want - base} messages at the sink", interval=0.02)
-			t_e2e = time.monotonic()
-			res["e2e"] = sent / (t_e2e - t_start)
-			res["e2e_wall"] = t_e2e - t_start
-		except Failure:
-			t_e2e = time.monotonic()
-			res["notes"].append(f"end-to-end incomplete: sink got {sink.count - base} of "
-				f"{want - base} within the run's budget")
-			res["partial"] = True
-		cpu1, sink_cpu1 = target.cpu(), sink.cpu()
-		sampler.stop()
-		if sent + pr["accepted"]:
-			res["cpu_ms"] = (cpu1 - cpu0) * 1000.0 / (sent + pr["accepted"])
-		res["p50"] = percentile(pr["lat_ms"], 50)
-		res["p99"] = percentile(pr["lat_ms"], 99)
-		res["probes"] = pr["accepted"]
-		if pr["nerrors"]:
-			res["notes"].append(f"probe: {pr['nerrors']} error(s), e.g. {pr['errors'][:2]}")
-		res["rss_mb"] = sampler.peak_rss / 2**20
-		res["pss_mb"] = sampler.peak_pss / 2**20
-		res["procs"] = sampler.peak_procs
-		res["sink_cpu_pct"] = 100.0 * (sink_cpu1 - sink_cpu0) / max(t_e2e - t_start, 1e-6)
-		if res["sink_cpu_pct"] > 80:
-			res["notes"].append(f"smtp-sink used {res['sink_cpu_pct']:.0f}% of a CPU: it may be "
-				"the bottleneck")
-		st = target.stop()
-		if st:
-			res["cpu_total_s"] = st["utime"] + st["stime"]
-		res["log_problems"] = target.log_problems()
-		if isinstance(target, MailGuard):
-			res["settings"] = target.settings
-		ok = True
-		return res
-	finally:
-		for p in sources + ([probe] if probe is not None else []):
-			p = getattr(p, "proc", p)
-			if p.poll() is None:
-				p.kill()
-				p.wait(5)
-		if target is not None:
-			if not ok:
-				target.kill()
-			res["notes"] += target.notes
-		if sink is not None:
-			sink.stop()
-		if ok and not os.environ.get("BENCH_KEEP"):
-			shutil.rmtree(work, ignore_errors=True)
+    """Returns a result dict; raises Failure with a clear message if the target cannot run."""
+    res = {"target": cls.name, "profile": prof, "notes": []}
+    work = Path(tempfile.mkdtemp(prefix=f"{cls.name.lower()}-{prof}-", dir=tmp_root))
+    os.chmod(work, 0o755)
+    res["workdir"] = str(work)
+    deadline = time.monotonic() + cap
+    sink = target = probe = None
+    sources = []
+    ok = False
+    try:
+        sink = Sink(work)
+        target = cls(work, sink.port)
+        target.start(cap + 120)
+        say(f"{cls.name} {prof}: listening on 127.0.0.1:{target.port}, sink :{sink.port}")
+        warm = env_int("BENCH_WARMUP", 200)
+        if warm:
+            w = Source(target.port, sessions, warm, size, work / "warmup.err")
+            sources.append(w)
+            if w.wait(60) != 0:
+                raise Failure(f"warm-up smtp-source failed after {w.sent} messages: "
+                    f"{tail(w.err, 3)}")
+            wait_until(lambda: sink.count >= warm, 60, f"the sink to receive {warm} warm-up "
+                f"messages (got {sink.count})")
+        base = sink.count
+        sampler = Sampler(target.reaper.pid)
+        sampler.sample(True)
+        sampler.start()
+        probe_out = work / "probe.json"
+        probe = subprocess.Popen([PY, str(BENCH / "probe.py"), "--port", str(target.port),
+            "--size", str(size), "--interval", os.environ.get("BENCH_PROBE_INTERVAL", "0.05"),
+            "--max-seconds", str(int(cap)), "--out", str(probe_out)], stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE, text=True)
+        if probe.stdout.readline().strip() != "started":
+            raise Failure("latency probe did not start")
+        cpu0, sink_cpu0 = target.cpu(), sink.cpu()
+        t_start = time.monotonic()
+        src = Source(target.port, sessions, count, size, work / "smtp-source.err")
+        sources.append(src)
+        rc = src.wait(max(10.0, (deadline - time.monotonic()) * 0.75))
+        t_src = time.monotonic()
+        probe.send_signal(signal.SIGTERM)
+        try:
+            probe.wait(60)
+            pr = json.loads(probe_out.read_text())
+        except (subprocess.TimeoutExpired, OSError, ValueError) as e:
+            pr = {"accepted": 0, "nerrors": 1, "errors": [f"no probe result: {e}"], "lat_ms": []}
+        probe = None
+        sent = count if rc == 0 else src.sent
+        if rc != 0:
+            why = "timed out (budget)" if rc is None else f"exited {rc}: {tail(src.err, 2)}"
+            res["notes"].append(f"smtp-source {why} after {src.sent}/{count} messages")
+            res["partial"] = True
+        res["accepted"] = sent / (t_src - t_start)
+        res["source_wall"] = t_src - t_start
+        want = base + sent + pr["accepted"]
+        try:
+            wait_until(lambda: sink.count >= want, max(5.0, deadline - time.monotonic()),
+                f"{want - base} messages at the sink", interval=0.02)
+            t_e2e = time.monotonic()
+            res["e2e"] = sent / (t_e2e - t_start)
+            res["e2e_wall"] = t_e2e - t_start
+        except Failure:
+            t_e2e = time.monotonic()
+            res["notes"].append(f"end-to-end incomplete: sink got {sink.count - base} of "
+                f"{want - base} within the run's budget")
+            res["partial"] = True
+        cpu1, sink_cpu1 = target.cpu(), sink.cpu()
+        sampler.stop()
+        if sent + pr["accepted"]:
+            res["cpu_ms"] = (cpu1 - cpu0) * 1000.0 / (sent + pr["accepted"])
+        res["p50"] = percentile(pr["lat_ms"], 50)
+        res["p99"] = percentile(pr["lat_ms"], 99)
+        res["probes"] = pr["accepted"]
+        if pr["nerrors"]:
+            res["notes"].append(f"probe: {pr['nerrors']} error(s), e.g. {pr['errors'][:2]}")
+        res["rss_mb"] = sampler.peak_rss / 2**20
+        res["pss_mb"] = sampler.peak_pss / 2**20
+        res["procs"] = sampler.peak_procs
+        res["sink_cpu_pct"] = 100.0 * (sink_cpu1 - sink_cpu0) / max(t_e2e - t_start, 1e-6)
+        if res["sink_cpu_pct"] > 80:
+            res["notes"].append(f"smtp-sink used {res['sink_cpu_pct']:.0f}% of a CPU: it may be "
+                "the bottleneck")
+        st = target.stop()
+        if st:
+            res["cpu_total_s"] = st["utime"] + st["stime"]
+        res["log_problems"] = target.log_problems()
+        if isinstance(target, MailGuard):
+            res["settings"] = target.settings
+        ok = True
+        return res
+    finally:
+        for p in sources + ([probe] if probe is not None else []):
+            p = getattr(p, "proc", p)
+            if p.poll() is None:
+                p.kill()
+                p.wait(5)
+        if target is not None:
+            if not ok:
+                target.kill()
+            res["notes"] += target.notes
+        if sink is not None:
+            sink.stop()
+        if ok and not os.environ.get("BENCH_KEEP"):
+            shutil.rmtree(work, ignore_errors=True)
 
 
 def run_idle(conns, cap, tmp_root):
-	res = {"target": "MailGuard", "profile": "idle", "notes": []}
-	work = Path(tempfile.mkdtemp(prefix="mailguard-idle-", dir=tmp_root))
-	os.chmod(work, 0o755)
-	sink = target = idle = None
-	ok = False
-	try:
-		sink = Sink(work)
-		target = MailGuard(work, sink.port)
-		target.start(cap + 60)
-		sampler = Sampler(target.reaper.pid)
-		sampler.sample(True)
-		res["rss_before_mb"] = sampler.last_rss / 2**20
-		res["pss_before_mb"] = sampler.peak_pss / 2**20
-		idle = subprocess.Popen([PY, str(BENCH / "idle.py"), "--port", str(target.port),
-			"--count", str(conns), "--setup-seconds", str(int(max(10, cap - 30))),
-			"--max-seconds", str(int(cap))], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-			text=True)
-		line = idle.stdout.readline().strip()
-		if not line.startswith("ready"):
-			raise Failure(f"idle client failed: {line!r}")
-		info = dict(kv.split("=", 1) for kv in line.split()[1:5])
-		res.update(open=int(info["open"]), failed=int(info["failed"]),
-			setup_s=float(info["elapsed"]))
-		if int(info["failed"]):
-			res["notes"].append(f"{info['failed']} connection(s) failed: {line.split('first_error=')[1]}")
-		peak_rss = peak_pss = 0
-		for _ in range(3):
-			sampler.peak_pss = 0
-			sampler.sample(True)
-			peak_rss = max(peak_rss, sampler.last_rss)
-			peak_pss = max(peak_pss, sampler.peak_pss)
-			time.sleep(0.3)
-		res["rss_mb"] = peak_rss / 2**20
-		res["pss_mb"] = peak_pss / 2**20
-		if res["open"]:
-			res["kib_per_conn"] = (peak_rss - res["rss_before_mb"] * 2**20) / 1024 / res["open"]
-		idle.stdin.close()
-		idle.wait(30)
-		idle = None
-		target.stop()
-		ok = True
-		return res
-	finally:
-		if idle is not None and idle.poll() is None:
-			idle.kill()
-			idle.wait(5)
-		if target is not None:
-			if not ok:
-				target.kill()
-			res["notes"] += target.notes
-		if sink is not None:
-			sink.stop()
-		if ok and not os.environ.get("BENCH_KEEP"):
-			shutil.rmtree(work, ignore_errors=True)
+    res = {"target": "MailGuard", "profile": "idle", "notes": []}
+    work = Path(tempfile.mkdtemp(prefix="mailguard-idle-", dir=tmp_root))
+    os.chmod(work, 0o755)
+    sink = target = idle = None
+    ok = False
+    try:
+        sink = Sink(work)
+        target = MailGuard(work, sink.port)
+        target.extra = [f"max_connections = {conns + 100}"]   # default 2000
+        target.start(cap + 60)
+        sampler = Sampler(target.reaper.pid)
+        sampler.sample(True)
+        res["rss_before_mb"] = sampler.last_rss / 2**20
+        res["pss_before_mb"] = sampler.peak_pss / 2**20
+        idle = subprocess.Popen([PY, str(BENCH / "idle.py"), "--port", str(target.port),
+            "--count", str(conns), "--setup-seconds", str(int(max(10, cap - 30))),
+            "--max-seconds", str(int(cap))], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            text=True)
+        line = idle.stdout.readline().strip()
+        if not line.startswith("ready"):
+            raise Failure(f"idle client failed: {line!r}")
+        info = dict(kv.split("=", 1) for kv in line.split()[1:5])
+        res.update(open=int(info["open"]), failed=int(info["failed"]),
+            setup_s=float(info["elapsed"]))
+        if int(info["failed"]):
+            first = line.split("first_error=")[1]
+            res["notes"].append(f"{info['failed']} connection(s) failed: {first}")
+        peak_rss = peak_pss = 0
+        for _ in range(3):
+            sampler.peak_pss = 0
+            sampler.sample(True)
+            peak_rss = max(peak_rss, sampler.last_rss)
+            peak_pss = max(peak_pss, sampler.peak_pss)
+            time.sleep(0.3)
+        res["rss_mb"] = peak_rss / 2**20
+        res["pss_mb"] = peak_pss / 2**20
+        if res["open"]:
+            res["kib_per_conn"] = (peak_rss - res["rss_before_mb"] * 2**20) / 1024 / res["open"]
+        idle.stdin.close()
+        idle.wait(30)
+        idle = None
+        target.stop()
+        ok = True
+        return res
+    finally:
+        if idle is not None and idle.poll() is None:
+            idle.kill()
+            idle.wait(5)
+        if target is not None:
+            if not ok:
+                target.kill()
+            res["notes"] += target.notes
+        if sink is not None:
+            sink.stop()
+        if ok and not os.environ.get("BENCH_KEEP"):
+            shutil.rmtree(work, ignore_errors=True)
 
 
 # --------------------------------------------------------------------------------------------------
 # Report
 
 def fmt(v, key):
-	if v is None:
-		return "n/a"
-	if key in ("accepted", "e2e", "rss_mb", "pss_mb"):
-		return f"{v:.1f}"
-	return f"{v:.3f}" if v < 10 else f"{v:.1f}"
+    if v is None:
+        return "n/a"
+    if key in ("accepted", "e2e", "rss_mb", "pss_mb"):
+        return f"{v:.1f}"
+    return f"{v:.3f}" if v < 10 else f"{v:.1f}"
 
 
 def report(results, count, started, budget_note):
-	out = []
-	pf_ver = subprocess.run(["postconf", "-d", "-h", "mail_version"], capture_output=True,
-		text=True).stdout.strip()
-	out.append(f"MailGuard benchmark, {started} UTC")
-	out.append(f"host: {os.cpu_count()} CPUs, {platform.system()} {platform.release()}, "
-		f"{mem_total_gb():.0f} GB RAM, work dirs on {fs_type(tmp_base())} ({tmp_base()}); "
-		f"Postfix {pf_ver}")
-	out.append(f"messages per run: {count} (after {env_int('BENCH_WARMUP', 200)} warm-up "
-		"messages), one connection per message")
-	out.append("load:  smtp-source -s SESSIONS -m COUNT -l SIZE -f from@bench.test "
-		"-t rcpt@example.test 127.0.0.1:PORT")
-	out.append("sink:  smtp-sink -c -u postfix 127.0.0.1:SINKPORT 1024 (messages counted from its "
-		"-c counter)")
-	out.append("probe: bench/probe.py, one message every 50 ms on one session, time from \".\" to "
-		"250")
-	out.append("accepted = COUNT / smtp-source wall time; end-to-end = COUNT / time until the sink "
-		"has COUNT + probe messages;")
-	out.append("CPU = user+system of every process of the target (reaped children included) from "
-		"load start to end-to-end done,")
-	out.append("      per message (COUNT + probes); RSS/PSS = peak of the sum over its processes.")
-	if budget_note:
-		out.append(budget_note)
-	by = {}
-	for r in results:
-		by.setdefault(r["profile"], {})[r["target"]] = r
-	for prof, (size, sessions) in PROFILES.items():
-		if prof not in by:
-			continue
-		pf, mg = by[prof].get("Postfix"), by[prof].get("MailGuard")
-		out.append("")
-		out.append(f"== {prof}: {size // 1024} KiB messages, {sessions} sessions, {count} messages")
-		out.append(f"{'metric':<22}{'Postfix':>12}{'MailGuard':>12}{'MG/PF':>9}   better")
-		for label, key, better in METRICS:
-			a = pf.get(key) if pf and not pf.get("error") else None
-			b = mg.get(key) if mg and not mg.get("error") else None
-			ratio = f"{b / a:.2f}" if a and b is not None else "n/a"
-			out.append(f"{label:<22}{fmt(a, key):>12}{fmt(b, key):>12}{ratio:>9}   {better}")
-		for r in (pf, mg):
-			if r is None:
-				continue
-			if r.get("error"):
-				out.append(f"  {r['target']}: NOT MEASURED: {r['error']}")
-				continue
-			extra = (f"  {r['target']}: smtp-source {r['source_wall']:.1f}s, "
-				f"e2e {r.get('e2e_wall', float('nan')):.1f}s, {r['probes']} probes, "
-				f"peak {r['procs']} processes, sink CPU {r['sink_cpu_pct']:.0f}%, "
-				f"lifetime CPU {r.get('cpu_total_s', float('nan')):.1f}s, "
-				f"{r['log_problems']} warning/error log lines")
-			out.append(extra)
-			for n in r["notes"]:
-				out.append(f"    note: {n}")
-	if "idle" in by:
-		r = by["idle"]["MailGuard"]
-		out.append("")
-		out.append(f"== idle: {env_int('BENCH_IDLE_CONNS', 5000)} idle connections to MailGuard "
-			"(banner read, then held)")
-		if r.get("error"):
-			out.append(f"  MailGuard: NOT MEASURED: {r['error']}")
-		else:
-			out.append(f"  open {r['open']}, failed {r['failed']}, set-up {r['setup_s']:.1f}s")
-			out.append(f"  RSS sum {r['rss_before_mb']:.1f} MiB before -> {r['rss_mb']:.1f} MiB "
-				f"held ({r.get('kib_per_conn', float('nan')):.1f} KiB/connection); "
-				f"PSS {r['pss_before_mb']:.1f} -> {r['pss_mb']:.1f} MiB")
-			for n in r["notes"]:
-				out.append(f"    note: {n}")
-		out.append("  Postfix: not run (one smtpd process per connection; see bench/README.md)")
-	return "\n".join(out) + "\n"
+    out = []
+    pf_ver = subprocess.run(["postconf", "-d", "-h", "mail_version"], capture_output=True,
+        text=True).stdout.strip()
+    out.append(f"MailGuard benchmark, {started} UTC")
+    out.append(f"host: {os.cpu_count()} CPUs, {platform.system()} {platform.release()}, "
+        f"{mem_total_gb():.0f} GB RAM, work dirs on {fs_type(tmp_base())} ({tmp_base()}); "
+        f"Postfix {pf_ver}")
+    out.append(f"messages per run: {count} (after {env_int('BENCH_WARMUP', 200)} warm-up "
+        "messages), one connection per message")
+    out.append("load:  smtp-source -s SESSIONS -m COUNT -l SIZE -f from@bench.test "
+        "-t rcpt@example.test 127.0.0.1:PORT")
+    out.append("sink:  smtp-sink -c -u postfix 127.0.0.1:SINKPORT 1024 (messages counted from its "
+        "-c counter)")
+    out.append("probe: bench/probe.py, one message every 50 ms on one session, time from \".\" to "
+        "250")
+    out.append("accepted = COUNT / smtp-source wall time; end-to-end = COUNT / time until the sink "
+        "has COUNT + probe messages;")
+    out.append("CPU = user+system of every process of the target (reaped children included) from "
+        "load start to end-to-end done,")
+    out.append("      per message (COUNT + probes); RSS/PSS = peak of the sum over its processes.")
+    out.append(f"load average at start {LOADAVG[0]}, at end {loadavg()} (1/5/15 min; the "
+        "figures are only comparable on an otherwise idle machine)")
+    if budget_note:
+        out.append(budget_note)
+    by = {}
+    for r in results:
+        by.setdefault(r["profile"], {})[r["target"]] = r
+    for prof, (size, sessions) in PROFILES.items():
+        if prof not in by:
+            continue
+        pf, mg = by[prof].get("Postfix"), by[prof].get("MailGuard")
+        out.append("")
+        out.append(f"== {prof}: {size // 1024} KiB messages, {sessions} sessions, {count} messages")
+        out.append(f"{'metric':<22}{'Postfix':>12}{'MailGuard':>12}{'MG/PF':>9}   better")
+        for label, key, better in METRICS:
+            a = pf.get(key) if pf and not pf.get("error") else None
+            b = mg.get(key) if mg and not mg.get("error") else None
+            ratio = f"{b / a:.2f}" if a and b is not None else "n/a"
+            out.append(f"{label:<22}{fmt(a, key):>12}{fmt(b, key):>12}{ratio:>9}   {better}")
+        for r in (pf, mg):
+            if r is None:
+                continue
+            if r.get("error"):
+                out.append(f"  {r['target']}: NOT MEASURED: {r['error']}")
+                continue
+            extra = (f"  {r['target']}: smtp-source {r['source_wall']:.1f}s, "
+                f"e2e {r.get('e2e_wall', float('nan')):.1f}s, {r['probes']} probes, "
+                f"peak {r['procs']} processes, sink CPU {r['sink_cpu_pct']:.0f}%, "
+                f"lifetime CPU {r.get('cpu_total_s', float('nan')):.1f}s, "
+                f"{r['log_problems'][0]} warning/error log lines")
+            out.append(extra)
+            for l in r["log_problems"][1]:
+                out.append(f"    log: {l}")
+            for n in r["notes"]:
+                out.append(f"    note: {n}")
+    if "idle" in by:
+        r = by["idle"]["MailGuard"]
+        out.append("")
+        out.append(f"== idle: {env_int('BENCH_IDLE_CONNS', 5000)} idle connections to MailGuard "
+            "(banner read, then held)")
+        if r.get("error"):
+            out.append(f"  MailGuard: NOT MEASURED: {r['error']}")
+        else:
+            out.append(f"  open {r['open']}, failed {r['failed']}, set-up {r['setup_s']:.1f}s")
+            out.append(f"  RSS sum {r['rss_before_mb']:.1f} MiB before -> {r['rss_mb']:.1f} MiB "
+                f"held ({r.get('kib_per_conn', float('nan')):.1f} KiB/connection); "
+                f"PSS {r['pss_before_mb']:.1f} -> {r['pss_mb']:.1f} MiB")
+            for n in r["notes"]:
+                out.append(f"    note: {n}")
+        out.append("  Postfix: not run (one smtpd process per connection; see bench/README.md)")
+    return "\n".join(out) + "\n"
+
+
+def loadavg():
+    with open("/proc/loadavg") as f:
+        return " ".join(f.read().split()[:3])
+
+
+LOADAVG = [loadavg()]
 
 
 def mem_total_gb():
-	with open("/proc/meminfo") as f:
-		return int(f.readline().split()[1]) / 2**20
+    with open("/proc/meminfo") as f:
+        return int(f.readline().split()[1]) / 2**20
 
 
 def tmp_base():
-	return os.environ.get("BENCH_TMPDIR", "/var/tmp")
+    return os.environ.get("BENCH_TMPDIR", "/var/tmp")
 
 
 def fs_type(path):
-	best, fstype = "", "?"
-	with open("/proc/mounts") as f:
-		for line in f:
-			parts = line.split()
-			if path.startswith(parts[1]) and len(parts[1]) > len(best):
-				best, fstype = parts[1], parts[2]
-	return fstype
+    best, fstype = "", "?"
+    with open("/proc/mounts") as f:
+        for line in f:
+            parts = line.split()
+            if path.startswith(parts[1]) and len(parts[1]) > len(best):
+                best, fstype = parts[1], parts[2]
+    return fstype
 
 
 # --------------------------------------------------------------------------------------------------
 
 def main():
-	count = env_int("BENCH_MESSAGES", 20000)
-	budget = env_int("BENCH_BUDGET", 1440)
-	deadline = T0 + budget
-	wanted = [p.strip() for p in os.environ.get("BENCH_PROFILES",
-		"2k-10,2k-50,50k-10,idle").split(",") if p.strip()]
-	targets = [t.strip().lower() for t in os.environ.get("BENCH_TARGETS",
-		"postfix,mailguard").split(",") if t.strip()]
-	classes = [c for c in (Postfix, MailGuard) if c.name.lower() in targets]
-	unknown = [p for p in wanted if p not in PROFILES and p != "idle"]
-	if unknown:
-		print(f"bench: unknown profile(s) {unknown}; known: {list(PROFILES)} idle",
-			file=sys.stderr)
-		return 2
-	soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-	resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-	started = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())
-	tmp_root = Path(tempfile.mkdtemp(prefix="mailguard-bench-", dir=tmp_base()))
-	os.chmod(tmp_root, 0o755)
-	runs = [(p, c) for p in wanted if p in PROFILES for c in classes]
-	do_idle = "idle" in wanted and MailGuard in classes
-	results = []
-	mg_broken = None
-	budget_note = ""
-	say(f"{len(runs)} load run(s) of {count} messages{' + idle' if do_idle else ''}; "
-		f"budget {budget}s; work dir {tmp_root}")
-	for i, (prof, cls) in enumerate(runs):
-		size, sessions = PROFILES[prof]
-		reserve = 150 if do_idle else 0
-		cap = min(600.0, (deadline - time.monotonic() - reserve - 30) / (len(runs) - i))
-		if cls is MailGuard and mg_broken:
-			results.append({"target": cls.name, "profile": prof, "error": mg_broken})
-			continue
-		if cap < 20:
-			results.append({"target": cls.name, "profile": prof,
-				"error": "skipped: time budget exhausted"})
-			budget_note = "note: some runs were skipped to stay within BENCH_BUDGET"
-			continue
-		say(f"{cls.name} {prof}: {count} x {size} B over {sessions} sessions (cap {cap:.0f}s)")
-		try:
-			r = run_load(cls, prof, size, sessions, count, cap, tmp_root)
-			say(f"{cls.name} {prof}: accepted {r['accepted']:.1f}/s, e2e "
-				f"{fmt(r.get('e2e'), 'e2e')}/s, cpu {fmt(r.get('cpu_ms'), 'cpu_ms')} ms/msg, "
-				f"p50 {fmt(r['p50'], 'p50')} ms, p99 {fmt(r['p99'], 'p99')} ms, "
-				f"RSS {r['rss_mb']:.1f} MiB")
-		except (Failure, Exception) as e:
-			if not isinstance(e, Failure):
-				e = Failure(f"internal error: {type(e).__name__}: {e}\n{traceback.format_exc()}")
-			say(f"{cls.name} {prof}: FAILED: {e}")
-			r = {"target": cls.name, "profile": prof, "error": str(e).splitlines()[0],
-				"detail": str(e)}
-			if cls is MailGuard and ("not built" in str(e) or "ready" in str(e) or
-					"config check" in str(e) or "exited" in str(e)):
-				mg_broken = r["error"]
-		results.append(r)
-	if do_idle:
-		cap = min(240.0, deadline - time.monotonic() - 10)
-		conns = env_int("BENCH_IDLE_CONNS", 5000)
-		if mg_broken:
-			results.append({"target": "MailGuard", "profile": "idle", "error": mg_broken})
-		elif cap < 40:
-			results.append({"target": "MailGuard", "profile": "idle",
-				"error": "skipped: time budget exhausted"})
-		else:
-			say(f"MailGuard idle: {conns} connections (cap {cap:.0f}s)")
-			try:
-				r = run_idle(conns, cap, tmp_root)
-				say(f"MailGuard idle: {r['open']} open, RSS {r['rss_mb']:.1f} MiB")
-			except Exception as e:
-				say(f"MailGuard idle: FAILED: {e}")
-				r = {"target": "MailGuard", "profile": "idle", "error": str(e).splitlines()[0]}
-			results.append(r)
-	text = report(results, count, started, budget_note)
-	details = [f"\n--- {r['target']} {r['profile']} failure detail\n{r['detail']}"
-		for r in results if r.get("detail") and r["detail"] != r["error"]]
-	settings = next((r["settings"] for r in results if r.get("settings")), "")
-	stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
-	out = BENCH / f"results-{stamp}.txt"
-	full = text + "".join(details)
-	if settings:
-		full += "\n--- mailguard -P (effective settings of the benchmark instance)\n" + settings
-	out.write_text(full)
-	print()
-	print(text, end="")
-	print(f"\nresults written to {out.relative_to(REPO)} (total {time.monotonic() - T0:.0f}s)")
-	if not os.environ.get("BENCH_KEEP"):
-		shutil.rmtree(tmp_root, ignore_errors=True)
-	else:
-		print(f"work directories kept under {tmp_root}")
-	return 0
+    count = env_int("BENCH_MESSAGES", 20000)
+    budget = env_int("BENCH_BUDGET", 1440)
+    deadline = T0 + budget
+    wanted = [p.strip() for p in os.environ.get("BENCH_PROFILES",
+        "2k-10,2k-50,50k-10,idle").split(",") if p.strip()]
+    targets = [t.strip().lower() for t in os.environ.get("BENCH_TARGETS",
+        "postfix,mailguard").split(",") if t.strip()]
+    classes = [c for c in (Postfix, MailGuard) if c.name.lower() in targets]
+    unknown = [p for p in wanted if p not in PROFILES and p != "idle"]
+    if unknown:
+        print(f"bench: unknown profile(s) {unknown}; known: {list(PROFILES)} idle",
+            file=sys.stderr)
+        return 2
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    started = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())
+    tmp_root = Path(tempfile.mkdtemp(prefix="mailguard-bench-", dir=tmp_base()))
+    os.chmod(tmp_root, 0o755)
+    runs = [(p, c) for p in wanted if p in PROFILES for c in classes]
+    do_idle = "idle" in wanted and MailGuard in classes
+    results = []
+    mg_broken = None
+    budget_note = ""
+    if float(LOADAVG[0].split()[0]) > 0.5:
+        say(f"warning: load average is {LOADAVG[0]}: other work on this machine will skew "
+            "the figures")
+    say(f"{len(runs)} load run(s) of {count} messages{' + idle' if do_idle else ''}; "
+        f"budget {budget}s; work dir {tmp_root}")
+    for i, (prof, cls) in enumerate(runs):
+        size, sessions = PROFILES[prof]
+        reserve = 150 if do_idle else 0
+        cap = min(600.0, (deadline - time.monotonic() - reserve - 30) / (len(runs) - i))
+        if cls is MailGuard and mg_broken:
+            results.append({"target": cls.name, "profile": prof, "error": mg_broken})
+            continue
+        if cap < 20:
+            results.append({"target": cls.name, "profile": prof,
+                "error": "skipped: time budget exhausted"})
+            budget_note = "note: some runs were skipped to stay within BENCH_BUDGET"
+            continue
+        say(f"{cls.name} {prof}: {count} x {size} B over {sessions} sessions (cap {cap:.0f}s)")
+        try:
+            r = run_load(cls, prof, size, sessions, count, cap, tmp_root)
+            say(f"{cls.name} {prof}: accepted {r['accepted']:.1f}/s, e2e "
+                f"{fmt(r.get('e2e'), 'e2e')}/s, cpu {fmt(r.get('cpu_ms'), 'cpu_ms')} ms/msg, "
+                f"p50 {fmt(r['p50'], 'p50')} ms, p99 {fmt(r['p99'], 'p99')} ms, "
+                f"RSS {r['rss_mb']:.1f} MiB")
+        except (Failure, Exception) as e:
+            if not isinstance(e, Failure):
+                e = Failure(f"internal error: {type(e).__name__}: {e}\n{traceback.format_exc()}")
+            say(f"{cls.name} {prof}: FAILED: {e}")
+            r = {"target": cls.name, "profile": prof, "error": str(e).splitlines()[0],
+                "detail": str(e)}
+            if cls is MailGuard and ("not built" in str(e) or "ready" in str(e) or
+                    "config check" in str(e) or "exited" in str(e)):
+                mg_broken = r["error"]
+        results.append(r)
+    if do_idle:
+        cap = min(240.0, deadline - time.monotonic() - 10)
+        conns = env_int("BENCH_IDLE_CONNS", 5000)
+        if mg_broken:
+            results.append({"target": "MailGuard", "profile": "idle", "error": mg_broken})
+        elif cap < 40:
+            results.append({"target": "MailGuard", "profile": "idle",
+                "error": "skipped: time budget exhausted"})
+        else:
+            say(f"MailGuard idle: {conns} connections (cap {cap:.0f}s)")
+            try:
+                r = run_idle(conns, cap, tmp_root)
+                say(f"MailGuard idle: {r['open']} open, RSS {r['rss_mb']:.1f} MiB")
+            except Exception as e:
+                say(f"MailGuard idle: FAILED: {e}")
+                r = {"target": "MailGuard", "profile": "idle", "error": str(e).splitlines()[0]}
+            results.append(r)
+    text = report(results, count, started, budget_note)
+    details = [f"\n--- {r['target']} {r['profile']} failure detail\n{r['detail']}"
+        for r in results if r.get("detail") and r["detail"] != r["error"]]
+    settings = next((r["settings"] for r in results if r.get("settings")), "")
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+    out = BENCH / f"results-{stamp}.txt"
+    full = text + "".join(details)
+    if settings:
+        full += "\n--- mailguard -P (effective settings of the benchmark instance)\n" + settings
+    out.write_text(full)
+    print()
+    print(text, end="")
+    print(f"\nresults written to {out.relative_to(REPO)} (total {time.monotonic() - T0:.0f}s)")
+    if not os.environ.get("BENCH_KEEP"):
+        shutil.rmtree(tmp_root, ignore_errors=True)
+    else:
+        print(f"work directories kept under {tmp_root}")
+    return 0
 
 
 def on_term(signum, frame):
-	raise KeyboardInterrupt
+    raise KeyboardInterrupt
 
 
 if __name__ == "__main__":
-	signal.signal(signal.SIGTERM, on_term)
-	try:
-		sys.exit(main())
-	except KeyboardInterrupt:
-		print("bench: interrupted; every started process has been stopped", file=sys.stderr)
-		sys.exit(130)
+    signal.signal(signal.SIGTERM, on_term)
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        print("bench: interrupted; every started process has been stopped", file=sys.stderr)
+        sys.exit(130)

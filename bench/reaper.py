@@ -24,73 +24,73 @@ PR_SET_CHILD_SUBREAPER = 36
 
 
 def descendants(root):
-	children = {}
-	for name in os.listdir("/proc"):
-		if not name.isdigit():
-			continue
-		try:
-			with open(f"/proc/{name}/stat", "rb") as f:
-				s = f.read()
-		except OSError:
-			continue
-		ppid = int(s[s.rindex(b")") + 2:].split()[1])
-		children.setdefault(ppid, []).append(int(name))
-	out, todo = [], list(children.get(root, []))
-	while todo:
-		p = todo.pop()
-		out.append(p)
-		todo.extend(children.get(p, []))
-	return out
+    children = {}
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat", "rb") as f:
+                s = f.read()
+        except OSError:
+            continue
+        ppid = int(s[s.rindex(b")") + 2:].split()[1])
+        children.setdefault(ppid, []).append(int(name))
+    out, todo = [], list(children.get(root, []))
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo.extend(children.get(p, []))
+    return out
 
 
 def main():
-	if len(sys.argv) < 5 or sys.argv[3] != "--":
-		print("usage: reaper.py STATUS_FILE MAX_SECONDS -- command [args...]", file=sys.stderr)
-		return 2
-	status_file, max_seconds, cmd = sys.argv[1], int(sys.argv[2]), sys.argv[4:]
-	libc = ctypes.CDLL(None, use_errno=True)
-	if libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
-		print(f"reaper: prctl(PR_SET_CHILD_SUBREAPER): errno {ctypes.get_errno()}", file=sys.stderr)
-		return 1
-	child = subprocess.Popen(cmd)
-	with open(status_file + ".pid.tmp", "w") as f:
-		f.write(f"{child.pid}\n")
-	os.replace(status_file + ".pid.tmp", status_file + ".pid")
+    if len(sys.argv) < 5 or sys.argv[3] != "--":
+        print("usage: reaper.py STATUS_FILE MAX_SECONDS -- command [args...]", file=sys.stderr)
+        return 2
+    status_file, max_seconds, cmd = sys.argv[1], int(sys.argv[2]), sys.argv[4:]
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
+        print(f"reaper: prctl(PR_SET_CHILD_SUBREAPER): errno {ctypes.get_errno()}", file=sys.stderr)
+        return 1
+    child = subprocess.Popen(cmd)
+    with open(status_file + ".pid.tmp", "w") as f:
+        f.write(f"{child.pid}\n")
+    os.replace(status_file + ".pid.tmp", status_file + ".pid")
 
-	def forward(signum, frame):
-		try:
-			os.kill(child.pid, signal.SIGTERM)
-		except ProcessLookupError:
-			pass
+    def forward(signum, frame):
+        try:
+            os.kill(child.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
 
-	def expire(signum, frame):
-		print(f"reaper: {max_seconds}s limit reached, killing {cmd[0]} and its processes",
-			file=sys.stderr)
-		for p in descendants(os.getpid()):
-			try:
-				os.kill(p, signal.SIGKILL)
-			except ProcessLookupError:
-				pass
+    def expire(signum, frame):
+        print(f"reaper: {max_seconds}s limit reached, killing {cmd[0]} and its processes",
+            file=sys.stderr)
+        for p in descendants(os.getpid()):
+            try:
+                os.kill(p, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
 
-	signal.signal(signal.SIGTERM, forward)
-	signal.signal(signal.SIGINT, forward)
-	signal.signal(signal.SIGALRM, expire)
-	signal.alarm(max_seconds)
-	child_status = None
-	while True:
-		try:
-			pid, st = os.wait()
-		except ChildProcessError:
-			break
-		if pid == child.pid:
-			child_status = os.waitstatus_to_exitcode(st)
-			child.returncode = child_status
-	ru = resource.getrusage(resource.RUSAGE_CHILDREN)
-	with open(status_file + ".tmp", "w") as f:
-		json.dump({"utime": ru.ru_utime, "stime": ru.ru_stime, "status": child_status}, f)
-	os.replace(status_file + ".tmp", status_file)
-	return 0
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    signal.signal(signal.SIGALRM, expire)
+    signal.alarm(max_seconds)
+    child_status = None
+    while True:
+        try:
+            pid, st = os.wait()
+        except ChildProcessError:
+            break
+        if pid == child.pid:
+            child_status = os.waitstatus_to_exitcode(st)
+            child.returncode = child_status
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    with open(status_file + ".tmp", "w") as f:
+        json.dump({"utime": ru.ru_utime, "stime": ru.ru_stime, "status": child_status}, f)
+    os.replace(status_file + ".tmp", status_file)
+    return 0
 
 
 if __name__ == "__main__":
-	sys.exit(main())
+    sys.exit(main())

@@ -690,7 +690,7 @@ slice_is(struct slice v, const char *s)
 	size_t i;
 
 	for (i = 0; i < v.len; i++)
-		if (v.p[i] != s[i])	/* also stops at the NUL of a shorter s */
+		if (s[i] == '\0' || v.p[i] != s[i])
 			return 0;
 	return s[i] == '\0';
 }

@@ -83,8 +83,11 @@ evconn_free(struct evconn **cp)
 	ev_io_stop(c->loop, &c->wio);
 	ev_timer_stop(c->loop, &c->timer);
 	if (c->ssl) {
-		SSL_set_quiet_shutdown(c->ssl, 1);
+		/* best effort close_notify; never wait for the peer's */
+		if (!c->dead && !c->handshaking)
+			(void)SSL_shutdown(c->ssl);
 		SSL_free(c->ssl);
+		ERR_clear_error();
 	}
 	close(c->fd);
 	if (c->alive)

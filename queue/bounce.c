@@ -22,6 +22,8 @@
 /* Longest sanitised value we put in a report (envelope values are shorter). */
 #define VALUE_MAX (2 * ENVELOPE_DIAG_MAX)
 #define READ_CHUNK 65536
+/* A return_limit above this is treated as this (keeps limit + 1 arithmetic safe). */
+#define RETURN_LIMIT_CAP ((size_t)1 << 30)
 
 enum return_mode { RETURN_NONE, RETURN_HEADERS, RETURN_FULL };
 
@@ -617,7 +619,8 @@ bounce_build_params(const struct envelope *env, int body_fd, enum bounce_kind ki
 		return -1;
 	}
 	buf_init(&d.orig.text, (size_t)-1 / 2);
-	if (load_original(env, body_fd, kind, params->return_limit, &d.orig) < 0) {
+	if (load_original(env, body_fd, kind, params->return_limit < RETURN_LIMIT_CAP ?
+	    params->return_limit : RETURN_LIMIT_CAP, &d.orig) < 0) {
 		saved = errno;
 		buf_free(&d.orig.text);
 		errno = saved;

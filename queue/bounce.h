@@ -23,7 +23,7 @@ struct bounce_params {
 	const char *reporting_mta;	/* borrowed: our host name (Reporting-MTA, From, Message-ID) */
 	long long now;			/* unix seconds: Date, Message-ID, boundary */
 	long long retry_until;		/* DELAY: Will-Retry-Until; 0 = arrival + BOUNCE_LIFETIME_DEFAULT */
-	size_t return_limit;		/* return the whole message only if it has at most this many bytes */
+	size_t return_limit;		/* whole message only if at most this many bytes (capped at 1 GiB) */
 };
 
 /* 1 if recipient i of env is owed a report of this kind, else 0. Never for the null sender or

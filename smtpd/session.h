@@ -62,6 +62,7 @@ struct session {
 	int in_headers;
 	int hops;
 	unsigned long long bdat_left;	/* SS_BDAT: bytes of the chunk still to read */
+	unsigned long long bdat_chunk;	/* size of the current chunk */
 	int bdat_last;
 	int bdat_discard;	/* chunk is read and dropped (error already decided) */
 	struct session *next_free;

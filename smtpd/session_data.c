@@ -198,6 +198,7 @@ void
 session_bdat_begin(struct session *s, unsigned long long size, int last)
 {
 	s->bdat_left = size;
+	s->bdat_chunk = size;
 	s->bdat_last = last;
 	s->bdat_discard = 0;
 	if (s->state != SS_WAIT)
@@ -230,7 +231,7 @@ bdat_consume(struct session *s)
 		session_data_end(s);
 		return 1;
 	}
-	session_reply(s, "250 2.0.0 %llu octets received", (unsigned long long)s->body_size);
+	session_reply(s, "250 2.0.0 %llu octets received", s->bdat_chunk);
 	session_enter_state(s, SS_CMD);
 	return 1;
 }

@@ -18,7 +18,8 @@ run_group() {
 	unit)
 		for t in $(find "$BUILD/tests/unit" -type f -name 'test_*' -perm -u+x 2>/dev/null | sort); do
 			timeout 300 "$t" 2>>"$LOG.stderr" || echo "FAIL $(basename "$t") (exit status $?)"
-		done ;;
+		done
+		tests/tools/check-style.sh ;;
 	golden)
 		tests/golden/run-golden.sh ;;
 	integ)

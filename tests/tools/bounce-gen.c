@@ -52,8 +52,8 @@ main(int argc, char **argv)
 	struct buf text, out;
 	const char *error;
 	long long v;
-	size_t n;
-	int c, fd = -1, print_env = 0, no_body = 0;
+	size_t n = 0;
+	int c, fd = -1, print_env = 0, no_body = 0, status = 1;
 
 	while ((c = getopt(argc, argv, "k:l:u:en")) != -1) {
 		switch (c) {
@@ -91,23 +91,23 @@ main(int argc, char **argv)
 		usage();
 	p.reporting_mta = argv[optind + 3];
 	buf_init(&text, ENVELOPE_FILE_MAX + 1);
+	buf_init(&out, 64 * 1024 * 1024);
+	envelope_init(&env);
 	if (read_file(argv[optind], &text) < 0) {
 		fprintf(stderr, "bounce-gen: %s: %s\n", argv[optind], strerror(errno));
-		return 1;
+		goto done;
 	}
-	envelope_init(&env);
 	if (envelope_parse(buf_slice(&text), &env, &error) < 0) {
 		printf("envelope error: %s\n", error);
-		return 1;
+		goto done;
 	}
 	if (!no_body && (fd = open(argv[optind + 1], O_RDONLY)) < 0) {
 		fprintf(stderr, "bounce-gen: %s: %s\n", argv[optind + 1], strerror(errno));
-		return 1;
+		goto done;
 	}
-	buf_init(&out, 64 * 1024 * 1024);
 	if (bounce_build_params(&env, fd, kind, &p, &out, &n) < 0) {
 		printf("bounce error: %s\n", strerror(errno));
-		return 1;
+		goto done;
 	}
 	if (n == 0)
 		printf("no report owed\n");
@@ -117,19 +117,20 @@ main(int argc, char **argv)
 		envelope_init(&benv);
 		bounce_envelope(&env, "ffffffffffffffff", p.now, buf_slice(&out), &benv);
 		buf_init(&eout, ENVELOPE_FILE_MAX);
-		if (envelope_write(&benv, &eout) < 0) {
+		if (envelope_write(&benv, &eout) == 0)
+			fwrite(eout.data, 1, eout.len, stdout);
+		else
 			printf("bounce envelope does not write\n");
-			return 1;
-		}
-		fwrite(eout.data, 1, eout.len, stdout);
 		buf_free(&eout);
 		envelope_clear(&benv);
 	} else
 		fwrite(out.data, 1, out.len, stdout);
+	status = 0;
+done:
 	if (fd >= 0)
 		close(fd);
 	buf_free(&out);
 	buf_free(&text);
 	envelope_clear(&env);
-	return 0;
+	return status;
 }

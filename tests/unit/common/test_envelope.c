@@ -687,9 +687,14 @@ static void
 test_parse_nul_byte(void)
 {
 	static const char text[] = H "sender alice\0@example.com\n" R "end\n";
+	/* Found by fuzz_envelope: a NUL right after a keyword made the compare read past it. */
+	static const char kw[] = "version 1\nqid 0123456789abcdef\ndirection inbound\n"
+	    "arrival 1700000000\nsize 1234\nbody 7bit\nsmtputf8 0\nret hdrs\0x\n";
 
 	expect_parse_error("raw NUL in value", (struct slice){ text, sizeof(text) - 1 },
 	    "unescaped space, control or 8-bit byte in value");
+	expect_parse_error("NUL after keyword", (struct slice){ kw, sizeof(kw) - 1 },
+	    "bad keyword value");
 }
 
 static void

@@ -392,6 +392,8 @@ test_return_table(void)
 		    100, 0, "larger than 200 bytes" },
 		{ "failure, file larger than envelope says", BOUNCE_FAILURE, ENV_RET_UNSPEC,
 		    ENV_BODY_7BIT, 100, -100, 0, "larger than 100 bytes" },
+		{ "failure, limit SIZE_MAX", BOUNCE_FAILURE, ENV_RET_FULL, ENV_BODY_7BIT, (size_t)-1, 0,
+		    1, NULL },
 		{ "failure, limit 0", BOUNCE_FAILURE, ENV_RET_FULL, ENV_BODY_7BIT, 0, 0, 0,
 		    "larger than 0 bytes" },
 		{ "failure, BINARYMIME", BOUNCE_FAILURE, ENV_RET_FULL, ENV_BODY_BINARYMIME, 1 << 20, 0,
