@@ -142,6 +142,20 @@ def tree_cpu(root):
     return ticks / CLK
 
 
+def machine_busy():
+    """CPU seconds the whole machine has been busy (all CPUs, from /proc/stat)."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:9]]
+    return (v[0] + v[1] + v[2] + v[5] + v[6] + v[7]) / CLK
+
+
+def own_cpu():
+    """CPU seconds of this driver plus its reaped children (smtp-source, probe)."""
+    a = resource.getrusage(resource.RUSAGE_SELF)
+    b = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return a.ru_utime + a.ru_stime, b.ru_utime + b.ru_stime
+
+
 def pss_kb(pid):
     try:
         with open(f"/proc/{pid}/smaps_rollup") as f:
@@ -602,6 +616,7 @@ def run_load(cls, prof, size, sessions, count, cap, tmp_root):
         if probe.stdout.readline().strip() != "started":
             raise Failure("latency probe did not start")
         cpu0, sink_cpu0 = target.cpu(), sink.cpu()
+        busy0, (self0, kids0) = machine_busy(), own_cpu()
         t_start = time.monotonic()
         src = Source(target.port, sessions, count, size, work / "smtp-source.err")
         sources.append(src)
@@ -634,7 +649,17 @@ def run_load(cls, prof, size, sessions, count, cap, tmp_root):
                 f"{want - base} within the run's budget")
             res["partial"] = True
         cpu1, sink_cpu1 = target.cpu(), sink.cpu()
+        busy1, (self1, kids1) = machine_busy(), own_cpu()
         sampler.stop()
+        wall = max(t_e2e - t_start, 1e-6)
+        # Whatever else ran on the machine meanwhile (other users, builds): it skews the figures.
+        other = (busy1 - busy0) - (cpu1 - cpu0) - (sink_cpu1 - sink_cpu0) - (self1 - self0) \
+            - (kids1 - kids0)
+        res["other_cpu_pct"] = max(0.0, 100.0 * other / (wall * os.cpu_count()))
+        res["loadgen_cpu_pct"] = 100.0 * (kids1 - kids0) / wall
+        if res["other_cpu_pct"] > 10:
+            res["notes"].append(f"other processes used {res['other_cpu_pct']:.0f}% of the "
+                "machine's CPU during this run: the figures are skewed")
         if sent + pr["accepted"]:
             res["cpu_ms"] = (cpu1 - cpu0) * 1000.0 / (sent + pr["accepted"])
         res["p50"] = percentile(pr["lat_ms"], 50)
@@ -645,7 +670,7 @@ def run_load(cls, prof, size, sessions, count, cap, tmp_root):
         res["rss_mb"] = sampler.peak_rss / 2**20
         res["pss_mb"] = sampler.peak_pss / 2**20
         res["procs"] = sampler.peak_procs
-        res["sink_cpu_pct"] = 100.0 * (sink_cpu1 - sink_cpu0) / max(t_e2e - t_start, 1e-6)
+        res["sink_cpu_pct"] = 100.0 * (sink_cpu1 - sink_cpu0) / wall
         if res["sink_cpu_pct"] > 80:
             res["notes"].append(f"smtp-sink used {res['sink_cpu_pct']:.0f}% of a CPU: it may be "
                 "the bottleneck")
@@ -764,8 +789,8 @@ def report(results, count, started, budget_note):
     out.append("CPU = user+system of every process of the target (reaped children included) from "
         "load start to end-to-end done,")
     out.append("      per message (COUNT + probes); RSS/PSS = peak of the sum over its processes.")
-    out.append(f"load average at start {LOADAVG[0]}, at end {loadavg()} (1/5/15 min; the "
-        "figures are only comparable on an otherwise idle machine)")
+    out.append(f"load average at start {LOADAVG[0]}, at end {loadavg()}; \"other processes\" "
+        "below is the CPU used by everything else during a run (should be near 0%)")
     if budget_note:
         out.append(budget_note)
     by = {}
@@ -792,6 +817,8 @@ def report(results, count, started, budget_note):
             extra = (f"  {r['target']}: smtp-source {r['source_wall']:.1f}s, "
                 f"e2e {r.get('e2e_wall', float('nan')):.1f}s, {r['probes']} probes, "
                 f"peak {r['procs']} processes, sink CPU {r['sink_cpu_pct']:.0f}%, "
+                f"smtp-source+probe CPU {r['loadgen_cpu_pct']:.0f}%, "
+                f"other processes {r['other_cpu_pct']:.0f}% of the machine, "
                 f"lifetime CPU {r.get('cpu_total_s', float('nan')):.1f}s, "
                 f"{r['log_problems'][0]} warning/error log lines")
             out.append(extra)
@@ -865,14 +892,28 @@ def main():
     started = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())
     tmp_root = Path(tempfile.mkdtemp(prefix="mailguard-bench-", dir=tmp_base()))
     os.chmod(tmp_root, 0o755)
+    try:
+        return run_all(wanted, classes, count, deadline, started, tmp_root)
+    finally:
+        if not os.environ.get("BENCH_KEEP"):
+            shutil.rmtree(tmp_root, ignore_errors=True)
+        else:
+            print(f"work directories kept under {tmp_root}")
+
+
+def run_all(wanted, classes, count, deadline, started, tmp_root):
+    budget = env_int("BENCH_BUDGET", 1440)
     runs = [(p, c) for p in wanted if p in PROFILES for c in classes]
     do_idle = "idle" in wanted and MailGuard in classes
     results = []
     mg_broken = None
     budget_note = ""
-    if float(LOADAVG[0].split()[0]) > 0.5:
-        say(f"warning: load average is {LOADAVG[0]}: other work on this machine will skew "
-            "the figures")
+    b0, t0 = machine_busy(), time.monotonic()
+    time.sleep(1.0)
+    idle_busy = 100.0 * (machine_busy() - b0) / ((time.monotonic() - t0) * os.cpu_count())
+    if idle_busy > 20:
+        say(f"warning: {idle_busy:.0f}% of the machine's CPU is busy before the benchmark "
+            "starts: other work will skew the figures")
     say(f"{len(runs)} load run(s) of {count} messages{' + idle' if do_idle else ''}; "
         f"budget {budget}s; work dir {tmp_root}")
     for i, (prof, cls) in enumerate(runs):
@@ -898,11 +939,10 @@ def main():
             if not isinstance(e, Failure):
                 e = Failure(f"internal error: {type(e).__name__}: {e}\n{traceback.format_exc()}")
             say(f"{cls.name} {prof}: FAILED: {e}")
-            r = {"target": cls.name, "profile": prof, "error": str(e).splitlines()[0],
-                "detail": str(e)}
+            r = {"target": cls.name, "profile": prof, "error": headline(e), "detail": str(e)}
             if cls is MailGuard and ("not built" in str(e) or "ready" in str(e) or
                     "config check" in str(e) or "exited" in str(e)):
-                mg_broken = r["error"]
+                mg_broken = f"skipped: MailGuard failed in the {prof} run (see above)"
         results.append(r)
     if do_idle:
         cap = min(240.0, deadline - time.monotonic() - 10)
@@ -919,7 +959,8 @@ def main():
                 say(f"MailGuard idle: {r['open']} open, RSS {r['rss_mb']:.1f} MiB")
             except Exception as e:
                 say(f"MailGuard idle: FAILED: {e}")
-                r = {"target": "MailGuard", "profile": "idle", "error": str(e).splitlines()[0]}
+                r = {"target": "MailGuard", "profile": "idle", "error": headline(e),
+                    "detail": str(e)}
             results.append(r)
     text = report(results, count, started, budget_note)
     details = [f"\n--- {r['target']} {r['profile']} failure detail\n{r['detail']}"
@@ -934,11 +975,14 @@ def main():
     print()
     print(text, end="")
     print(f"\nresults written to {out.relative_to(REPO)} (total {time.monotonic() - T0:.0f}s)")
-    if not os.environ.get("BENCH_KEEP"):
-        shutil.rmtree(tmp_root, ignore_errors=True)
-    else:
-        print(f"work directories kept under {tmp_root}")
     return 0
+
+
+def headline(e):
+    """First line of a failure for the table; the rest goes to the end of the results file."""
+    lines = str(e).splitlines()
+    first = re.sub(r"[;:]? *log tail:$", "", lines[0] if lines else repr(e))
+    return first + (" (details at the end of the results file)" if len(lines) > 1 else "")
 
 
 def on_term(signum, frame):

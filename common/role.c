@@ -104,8 +104,7 @@ role_run(void)
 void
 role_exit(int status)
 {
-	if (role.sup)
-		(void)ipc_flush(role.sup);
+	ipc_flush_all(1000);
 	exit(status);
 }
 

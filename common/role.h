@@ -29,7 +29,8 @@ void role_init(const char *name, const char *config_dir, int foreground);
 void role_ready(void);
 /* Runs the loop until role_exit(). */
 void role_run(void);
-/* Leaves the loop and exits the process with status. */
+/* Leaves the loop and exits the process with status, after flushing every open IPC channel
+ * (at most about a second each), so answers already queued reach their peers. */
 void role_exit(int status) __attribute__((noreturn));
 /* Drops privileges when running as root (to cfg->user); no-op otherwise. */
 void role_drop_privileges(void);

@@ -77,6 +77,7 @@ static struct {
 } sup;
 
 static void sup_stop(int status);
+static void sup_stop_backends(void);
 
 static int
 sup_split_hostport(const char *s, char *host, size_t hsize, char *port, size_t psize)
@@ -567,6 +568,8 @@ sup_child_exited(struct ev_loop *loop, ev_child *w, int revents)
 		log_warn("role %s (pid %d) ended with status 0x%x during shutdown", child_names[which],
 		    w->rpid, st);
 	}
+	if (sup.stopping && which == CHILD_SMTPD)
+		sup_stop_backends();
 	sup_check_done();
 }
 
@@ -585,6 +588,16 @@ sup_stop_timeout(struct ev_loop *loop, ev_timer *w, int revents)
 }
 
 static void
+sup_stop_backends(void)
+{
+	for (int i = 0; i < CHILD_COUNT; i++)
+		if (i != CHILD_SMTPD && sup.chan[i] != NULL && sup.pids[i] > 0) {
+			ipc_send(sup.chan[i], IPC_SHUTDOWN, 0, -1, NULL);
+			(void)ipc_flush(sup.chan[i]);
+		}
+}
+
+static void
 sup_stop(int status)
 {
 	if (sup.stopping)
@@ -592,10 +605,14 @@ sup_stop(int status)
 	sup.stopping = 1;
 	sup.exit_status = status;
 	ev_timer_stop(sup.loop, &sup.hello_timer);
-	sup_broadcast(IPC_SHUTDOWN);
-	for (int i = 0; i < CHILD_COUNT; i++)
-		if (sup.chan[i])
-			(void)ipc_flush(sup.chan[i]);
+	/* smtpd first: no new mail, open transactions answered; queue and delivery follow once it
+	 * is gone (sup_child_exited), so commits in flight still get their answers. */
+	if (sup.pids[CHILD_SMTPD] > 0 && sup.chan[CHILD_SMTPD] != NULL) {
+		ipc_send(sup.chan[CHILD_SMTPD], IPC_SHUTDOWN, 0, -1, NULL);
+		(void)ipc_flush(sup.chan[CHILD_SMTPD]);
+	} else {
+		sup_stop_backends();
+	}
 	ev_timer_init(&sup.stop_timer, sup_stop_timeout, SUP_STOP_TIMEOUT, 0);
 	ev_timer_start(sup.loop, &sup.stop_timer);
 	sup_check_done();

@@ -26,6 +26,8 @@
 
 extern SSL_CTX *delivery_tls_ctx;
 
+static struct client *all_clients;	/* every connection, for client_abort_all() */
+
 static void client_cb(struct evconn *conn, enum evconn_event ev, void *arg);
 
 static void
@@ -76,6 +78,10 @@ client_new(struct dest *d)
 	evconn_wait_connect(c->conn);
 	c->state = CS_CONNECT;
 	d->n_conns++;
+	c->all_next = all_clients;
+	if (all_clients)
+		all_clients->all_prev = c;
+	all_clients = c;
 	return c;
 }
 
@@ -84,6 +90,12 @@ client_free(struct client *c)
 {
 	if (c->alive)
 		*c->alive = 0;
+	if (c->all_prev)
+		c->all_prev->all_next = c->all_next;
+	else if (all_clients == c)
+		all_clients = c->all_next;
+	if (c->all_next)
+		c->all_next->all_prev = c->all_prev;
 	ev_timer_stop(role.loop, &c->idle_timer);
 	evconn_free(&c->conn);
 	xfree(c);
@@ -138,6 +150,14 @@ client_abort(struct client *c, const char *status, const char *why)
 		delivery_job_done(j, c->peer, c->tlsdesc);
 	}
 	delivery_client_gone(c, c->state == CS_CONNECT || c->state == CS_BANNER, why);
+}
+
+void
+client_abort_all(const char *status, const char *why)
+{
+	/* each abort frees its client (delivery_client_gone), which unlinks it */
+	for (int n = 0; all_clients != NULL && n < 1000000; n++)
+		client_abort(all_clients, status, why);
 }
 
 static void

@@ -10,6 +10,7 @@
 #include <netdb.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/ipc_msg.h"
@@ -28,6 +29,7 @@
 #define NO_TLS_TIME 3600.0
 #define IDLE_TIME 5.0
 #define SLOW_START 5
+#define SHUTDOWN_GRACE 5.0	/* transactions in flight may finish; the supervisor waits 15 s */
 
 SSL_CTX *delivery_tls_ctx;
 
@@ -37,6 +39,7 @@ static struct {
 	long n_conns;
 	int shutting_down;
 	long jobs_out;
+	ev_timer grace_w;
 } dv;
 
 static unsigned
@@ -161,6 +164,16 @@ delivery_dest_next_job(struct dest *d)
 	return j;
 }
 
+/* Leaves at shutdown: results still buffered for the queue go out first (a result lost here
+ * would make the queue deliver a delivered message again). */
+static void __attribute__((noreturn))
+delivery_exit(void)
+{
+	if (dv.queue)
+		(void)ipc_flush(dv.queue);
+	role_exit(0);
+}
+
 static void
 dest_fail_all(struct dest *d)
 {
@@ -280,7 +293,7 @@ delivery_client_gone(struct client *c, int connect_failed, const char *why)
 	}
 	client_free(c);
 	if (dv.shutting_down && dv.n_conns == 0 && dv.jobs_out == 0)
-		role_exit(0);
+		delivery_exit();
 	dest_pump(d);
 }
 
@@ -342,6 +355,13 @@ handle_deliver(struct ipc_msg *m)
 	dv.jobs_out++;
 	d = dest_get(host, (int)port, (int)mx);
 	xfree(host);
+	/* A job sent before its scheduled retry time was forced by the operator (queue flush or
+	 * release): like postqueue -f, it gets a fresh connection attempt even while the
+	 * destination is marked dead. Jobs arriving with it queue behind that one attempt. */
+	if (ev_now(role.loop) < d->dead_until && j->env.next_attempt > (long long)time(NULL)) {
+		log_info("destination %s: retry forced by the operator; trying it again", d->key);
+		d->dead_until = 0;
+	}
 	j->next = NULL;
 	if (d->tail)
 		d->tail->next = j;
@@ -368,15 +388,35 @@ queue_closed(struct ipc_chan *chan, void *arg)
 	(void)arg;
 	ipc_chan_free(&chan);
 	dv.queue = NULL;
+	/* The queue leaves first at an orderly stop when it has no jobs out; if it crashed, the
+	 * supervisor names it. Nobody is left to report results to: stop. */
 	if (!dv.shutting_down)
-		fatal("delivery: queue channel closed");
+		log_info("delivery: queue channel closed; stopping");
 	role_exit(0);
+}
+
+/* The grace period is over: end the transactions still running (their recipients go back
+ * to the queue as deferred) so that every role stops within the supervisor's deadline. */
+static void
+shutdown_grace_over(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop;
+	(void)w;
+	(void)revents;
+	log_info("delivery: %ld connection(s) still busy after %.0f s; closing them", dv.n_conns,
+	    SHUTDOWN_GRACE);
+	client_abort_all("4.3.2", "MailGuard is shutting down");
+	delivery_exit();
 }
 
 static void
 delivery_shutdown(void)
 {
+	if (dv.shutting_down)
+		return;
 	dv.shutting_down = 1;
+	ev_timer_init(&dv.grace_w, shutdown_grace_over, SHUTDOWN_GRACE, 0.0);
+	ev_timer_start(role.loop, &dv.grace_w);
 	/* Jobs in flight finish (the supervisor's stop timeout bounds this); queued ones are
 	 * handed back as deferred so the queue keeps them. */
 	for (int h = 0; h < DEST_HASH; h++)
@@ -398,7 +438,7 @@ delivery_shutdown(void)
 	if (dv.queue)
 		(void)ipc_flush(dv.queue);
 	if (dv.n_conns == 0 && dv.jobs_out == 0)
-		role_exit(0);
+		delivery_exit();
 }
 
 int

@@ -72,6 +72,7 @@ struct client {
 	int body_eof;
 	int jobs_done;
 	struct client *next_idle;
+	struct client *all_prev, *all_next;	/* every connection (client.c), for shutdown */
 	int *alive;		/* cleared by client_free during a callback */
 	ev_timer idle_timer;
 };
@@ -89,6 +90,9 @@ struct client *client_new(struct dest *d);
 void client_start_job(struct client *c, struct djob *j);
 void client_quit(struct client *c);
 void client_free(struct client *c);
+/* Ends every connection now, reporting the open recipients of their jobs as deferred with
+ * status and why (shutdown after the grace period). */
+void client_abort_all(const char *status, const char *why);
 /* Sets every unresolved recipient of j to state with status/diag. */
 void djob_fail_rest(struct djob *j, int state, const char *status, const char *diag);
 

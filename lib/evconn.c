@@ -284,7 +284,8 @@ evconn_start_tls(struct evconn *c, SSL_CTX *ctx, int is_server, const char *sni)
 		if (sni != NULL)
 			SSL_set_tlsext_host_name(c->ssl, sni);
 	}
-	c->handshaking = 1;
+	/* a server waits for the ClientHello; a client must send it first */
+	c->handshaking = is_server ? 1 : 2;
 	evconn_update_watchers(c);
 	return 0;
 }
@@ -480,6 +481,9 @@ evconn_io_cb(struct ev_loop *loop, ev_io *w, int revents)
 			return;
 		if (r > 0 && !evconn_emit(c, EVCONN_READ))
 			return;
+		/* idle connections keep no read buffer (thousands of them must stay small) */
+		if (c->in.len == 0 && c->in.cap > 4096)
+			buf_free(&c->in);
 	}
 	if (c->want_drained && evconn_out_pending(c) == 0 && !c->handshaking) {
 		c->want_drained = 0;

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -38,7 +39,10 @@ struct ipc_chan {
 	ipc_close_cb *on_close;
 	void *arg;
 	int *alive;		/* set to 0 if freed during a callback */
+	struct ipc_chan *next_all;	/* every open channel of the process */
 };
+
+static struct ipc_chan *all_chans;
 
 static void ipc_read_cb(struct ev_loop *loop, ev_io *w, int revents);
 static void ipc_write_cb(struct ev_loop *loop, ev_io *w, int revents);
@@ -65,6 +69,8 @@ ipc_chan_new(struct ev_loop *loop, int fd, const char *peer_name, ipc_msg_cb *on
 	ev_io_init(&c->wio, ipc_write_cb, fd, EV_WRITE);
 	c->wio.data = c;
 	ev_io_start(loop, &c->rio);
+	c->next_all = all_chans;
+	all_chans = c;
 	return c;
 }
 
@@ -75,6 +81,11 @@ ipc_chan_free(struct ipc_chan **cp)
 
 	if (c == NULL)
 		return;
+	for (struct ipc_chan **pp = &all_chans; *pp; pp = &(*pp)->next_all)
+		if (*pp == c) {
+			*pp = c->next_all;
+			break;
+		}
 	ev_io_stop(c->loop, &c->rio);
 	ev_io_stop(c->loop, &c->wio);
 	close(c->fd);
@@ -230,7 +241,11 @@ ipc_flush(struct ipc_chan *c)
 		if (n < 0) {
 			if (errno == EAGAIN || errno == EINTR)
 				return -1;
-			log_err("ipc: write to %s: %m", c->peer);
+			/* a peer that exited: its death is reported by whoever reaps it */
+			if (errno == EPIPE || errno == ECONNRESET)
+				log_debug("ipc: write to %s: %m", c->peer);
+			else
+				log_err("ipc: write to %s: %m", c->peer);
 			return -1;
 		}
 		if (with_fd) {
@@ -244,6 +259,26 @@ ipc_flush(struct ipc_chan *c)
 	buf_reset(&c->out);
 	c->out_sent = 0;
 	return 0;
+}
+
+int
+ipc_flush_wait(struct ipc_chan *c, int timeout_ms)
+{
+	for (int waited = 0; ipc_flush(c) < 0; waited += 10) {
+		struct pollfd p = { .fd = c->fd, .events = POLLOUT };
+
+		if (waited >= timeout_ms || (errno != EAGAIN && errno != EINTR))
+			return -1;
+		(void)poll(&p, 1, 10);
+	}
+	return 0;
+}
+
+void
+ipc_flush_all(int timeout_ms)
+{
+	for (struct ipc_chan *c = all_chans; c; c = c->next_all)
+		(void)ipc_flush_wait(c, timeout_ms);
 }
 
 static void

@@ -59,6 +59,11 @@ void ipc_send(struct ipc_chan *chan, uint16_t type, uint32_t id, int fd, const s
 /* Tries to write pending output now (e.g. before exiting). Returns 0 when all is sent. */
 int ipc_flush(struct ipc_chan *chan);
 size_t ipc_pending(const struct ipc_chan *chan);
+/* Like ipc_flush, but waits (poll) up to timeout_ms for the peer to take the output; used before
+ * a process exits so answers already queued are not lost. Returns 0 when all is sent. */
+int ipc_flush_wait(struct ipc_chan *chan, int timeout_ms);
+/* ipc_flush_wait on every open channel of this process. */
+void ipc_flush_all(int timeout_ms);
 
 uint32_t ipc_get_u32(struct ipc_msg *m);
 uint64_t ipc_get_u64(struct ipc_msg *m);

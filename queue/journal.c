@@ -32,8 +32,10 @@ struct journal {
 	int fd;			/* current segment, -1 if abandoned */
 	uint64_t seq;
 	uint64_t next_seq;
-	uint64_t size;
+	uint64_t size;		/* end of the last complete record */
+	uint64_t synced_size;	/* end of the last record covered by a completed fdatasync */
 	size_t unsynced;
+	int lost_unsynced;	/* a segment with unsynced records was abandoned since the last sync */
 	double opened_at;
 };
 
@@ -164,6 +166,7 @@ journal_new_segment(struct journal *j)
 	}
 	j->fd = fd;
 	j->size = SEG_MAGIC_LEN;
+	j->synced_size = SEG_MAGIC_LEN;
 	j->unsynced = 0;
 	j->opened_at = mono_now();
 	log_debug("journal: segment %016" PRIx64 " started", j->seq);
@@ -262,17 +265,56 @@ write_at(int fd, const void *p, size_t n, uint64_t *off)
 	return 0;
 }
 
-/* Abandons a segment after a failed append: nothing more goes there. */
+/* Abandons the current segment: nothing more goes there. Records appended since the last
+ * completed fdatasync were never durable, so none of them may be acknowledged: they are cut off
+ * (best effort: recovery must not bring back a message whose commit was refused) and the next
+ * journal_sync() fails, which makes the queue refuse the whole batch. */
 static void
-journal_abandon(struct journal *j)
+journal_abandon(struct journal *j, const char *what)
 {
 	int e = errno;
 
-	log_err("journal: append to segment %016" PRIx64 " failed: %s; starting a new one", j->seq,
+	log_err("journal: %s on segment %016" PRIx64 " failed: %s; starting a new one", what, j->seq,
 	    strerror(e));
+	if (j->unsynced > 0) {
+		if (ftruncate(j->fd, (off_t)j->synced_size) < 0)
+			log_err("journal: cannot cut unsynced records off segment %016" PRIx64 ": %m",
+			    j->seq);
+		j->lost_unsynced = 1;
+		j->unsynced = 0;
+	}
 	close(j->fd);
 	j->fd = -1;
 	errno = e;
+}
+
+/* A failed append (ENOSPC, EIO) leaves part of a record after j->size. Cutting it off keeps
+ * the segment usable for the rest of the batch, whose earlier records the next sync still
+ * covers; only if that fails is the segment abandoned. */
+static void
+journal_append_failed(struct journal *j)
+{
+	int e = errno;
+
+	if (ftruncate(j->fd, (off_t)j->size) == 0) {
+		log_err("journal: append to segment %016" PRIx64 " failed: %s; record dropped", j->seq,
+		    strerror(e));
+		errno = e;
+		return;
+	}
+	journal_abandon(j, "append");
+}
+
+/* Appends are refused from an abandon with lost records until the sync that reports it, so no
+ * record of the refused batch lands in the next segment and comes back at recovery. */
+static int
+journal_writable(struct journal *j)
+{
+	if (j->lost_unsynced) {
+		errno = EIO;
+		return 0;
+	}
+	return j->fd >= 0 || journal_new_segment(j) == 0;
 }
 
 uint64_t
@@ -284,7 +326,7 @@ journal_append_commit(struct journal *j, const char *qid, const char *env, size_
 	uLong crc;
 	uint64_t off = 0, wpos;
 
-	if (j->fd < 0 && journal_new_segment(j) < 0)
+	if (!journal_writable(j))
 		return 0;
 	wpos = j->size;
 	build_header(h, JOURNAL_REC_COMMIT, qid, (uint32_t)env_len, body_len);
@@ -345,7 +387,7 @@ journal_append_commit(struct journal *j, const char *qid, const char *env, size_
 	j->unsynced += JOURNAL_HDR_SIZE + env_len + (size_t)body_len;
 	return j->seq;
 fail:
-	journal_abandon(j);
+	journal_append_failed(j);
 	return 0;
 }
 
@@ -354,15 +396,16 @@ journal_append_done(struct journal *j, const char *qid)
 {
 	unsigned char h[JOURNAL_HDR_SIZE];
 
-	if (j->fd < 0 && journal_new_segment(j) < 0)
-		return;
 	uint64_t wpos;
+
+	if (!journal_writable(j))
+		return;
 
 	build_header(h, JOURNAL_REC_DONE, qid, 0, 0);
 	put_le32(h + 36, (uint32_t)crc32(0L, h, JOURNAL_HDR_SIZE));
 	wpos = j->size;
 	if (write_at(j->fd, h, sizeof(h), &wpos) < 0) {
-		journal_abandon(j);
+		journal_append_failed(j);
 		return;
 	}
 	j->size += JOURNAL_HDR_SIZE;
@@ -372,6 +415,11 @@ journal_append_done(struct journal *j, const char *qid)
 int
 journal_sync(struct journal *j)
 {
+	if (j->lost_unsynced) {
+		j->lost_unsynced = 0;	/* reported once: the next batch starts afresh */
+		errno = EIO;
+		return -1;
+	}
 	if (j->fd < 0) {
 		errno = EIO;
 		return -1;
@@ -381,10 +429,12 @@ journal_sync(struct journal *j)
 	if (fdatasync(j->fd) < 0) {
 		/* After a failed fdatasync the page state is unknown (the 2018 fsyncgate lesson):
 		 * never retry on the same segment. */
-		journal_abandon(j);
+		journal_abandon(j, "fdatasync");
+		j->lost_unsynced = 0;	/* reported right here */
 		return -1;
 	}
 	j->unsynced = 0;
+	j->synced_size = j->size;
 	return 0;
 }
 
@@ -417,6 +467,15 @@ journal_remove_segment(struct journal *j, uint64_t seq)
 	return 0;
 }
 
+/* Logs where a segment's scan stops before its end. Everything from there on was appended but
+ * never covered by a completed fdatasync, so never acknowledged (see journal.h). */
+static void
+torn_tail(uint64_t seq, uint64_t off, const char *what)
+{
+	log_warn("journal: segment %016" PRIx64 " offset %" PRIu64 ": %s (torn tail of an "
+	    "unacknowledged batch); rest of segment ignored", seq, off, what);
+}
+
 /* Scans one segment file; stops at the first invalid record. */
 static int
 scan_segment(const char *dir, uint64_t seq, journal_commit_cb *commit_cb, journal_done_cb *done_cb,
@@ -447,19 +506,30 @@ scan_segment(const char *dir, uint64_t seq, journal_commit_cb *commit_cb, journa
 		int type;
 		struct journal_rec rec;
 
+		if (off == (uint64_t)st.st_size)
+			break;	/* clean end */
 		if (off + JOURNAL_HDR_SIZE > (uint64_t)st.st_size ||
-		    pread(fd, h, JOURNAL_HDR_SIZE, (off_t)off) != JOURNAL_HDR_SIZE)
+		    pread(fd, h, JOURNAL_HDR_SIZE, (off_t)off) != JOURNAL_HDR_SIZE) {
+			torn_tail(seq, off, "record header cut short");
 			break;
-		if (memcmp(h, REC_MAGIC, 4) != 0 || h[4] != REC_VERSION)
+		}
+		if (memcmp(h, REC_MAGIC, 4) != 0 || h[4] != REC_VERSION) {
+			torn_tail(seq, off, "no record header");
 			break;
+		}
 		type = h[5];
 		env_len = get_le32(h + 8);
 		body_len = get_le64(h + 12);
 		crc_stored = get_le32(h + 36);
 		if ((type != JOURNAL_REC_COMMIT && type != JOURNAL_REC_DONE) ||
-		    env_len > ENVELOPE_FILE_MAX || body_len > JOURNAL_BODY_MAX ||
-		    off + JOURNAL_HDR_SIZE + env_len + body_len > (uint64_t)st.st_size)
+		    env_len > ENVELOPE_FILE_MAX || body_len > JOURNAL_BODY_MAX) {
+			torn_tail(seq, off, "invalid record header");
 			break;
+		}
+		if (off + JOURNAL_HDR_SIZE + env_len + body_len > (uint64_t)st.st_size) {
+			torn_tail(seq, off, "record cut short");
+			break;
+		}
 		put_le32(h + 36, 0);
 		crc = crc32(0L, h, JOURNAL_HDR_SIZE);
 		env = xrealloc(env, env_len + 1);
@@ -478,8 +548,7 @@ scan_segment(const char *dir, uint64_t seq, journal_commit_cb *commit_cb, journa
 			done += (uint64_t)r;
 		}
 		if ((uint32_t)crc != crc_stored) {
-			log_warn("journal: segment %016" PRIx64 " offset %" PRIu64 ": checksum mismatch "
-			    "(torn tail of an unacknowledged batch); rest of segment ignored", seq, off);
+			torn_tail(seq, off, "checksum mismatch");
 			break;
 		}
 		memset(&rec, 0, sizeof(rec));

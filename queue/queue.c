@@ -40,6 +40,7 @@ static struct {
 } batch;
 
 static ev_prepare commit_w;
+static ev_timer commit_timer_w;	/* commit_batch_usec > 0: the gathering window */
 static ev_timer tick_w;
 
 double
@@ -152,6 +153,8 @@ reply_fail(uint16_t type, uint32_t id, int code, const char *enh, const char *te
 {
 	struct ipc_out o;
 
+	if (q.smtpd == NULL)
+		return;	/* smtpd has left (shutdown): nobody to answer */
 	ipc_out_init(&o);
 	ipc_put_u32(&o, (uint32_t)code);
 	ipc_put_str(&o, enh);
@@ -215,6 +218,14 @@ batch_add(const char *qid, char *envtext, struct envelope *env, uint32_t req)
 	batch.items[batch.n].env = env;
 	batch.items[batch.n].req = req;
 	batch.n++;
+	if (role.cfg->commit_batch_usec > 0) {
+		/* gather what arrives within the window into the same sync */
+		if (!ev_is_active(&commit_timer_w)) {
+			ev_timer_set(&commit_timer_w, role.cfg->commit_batch_usec / 1e6, 0.0);
+			ev_timer_start(role.loop, &commit_timer_w);
+		}
+		return;
+	}
 	ev_prepare_start(role.loop, &commit_w);
 }
 
@@ -261,6 +272,22 @@ queue_commit_local(const char *qid, struct envelope *env)
 	buf_free(&b);
 }
 
+int
+queue_save_env(struct qmsg *m)
+{
+	if (spool_write_env(q.spool, m->area, m->env, m->area == SPOOL_QUEUE) < 0) {
+		if (!m->env_unsaved)
+			log_err("%s: cannot write the envelope file: %m; kept in memory%s", m->qid,
+			    m->area == SPOOL_INCOMING ? " (and in the journal)" : "");
+		m->env_unsaved = 1;
+		return -1;
+	}
+	if (m->env_unsaved)
+		log_info("%s: envelope file written", m->qid);
+	m->env_unsaved = 0;
+	return 0;
+}
+
 static void
 handle_abort(struct ipc_msg *msg)
 {
@@ -281,7 +308,9 @@ commit_batch(struct ev_loop *loop, ev_prepare *w, int revents)
 	int synced;
 
 	(void)revents;
-	ev_prepare_stop(loop, w);
+	(void)w;
+	ev_prepare_stop(loop, &commit_w);
+	ev_timer_stop(loop, &commit_timer_w);
 	batch.n = 0;
 	for (size_t i = 0; i < n; i++) {
 		struct pending_commit *c = &batch.items[i];
@@ -315,12 +344,11 @@ commit_batch(struct ev_loop *loop, ev_prepare *w, int revents)
 			envelope_clear(c->env);
 			xfree(c->env);
 		} else {
-			if (spool_write_env(q.spool, SPOOL_INCOMING, c->env, 0) < 0)
-				log_err("%s: writing envelope file: %m (the journal has it)", c->qid);
 			m = queue_add(c->qid, SPOOL_INCOMING, segs[i]);
 			m->arrival = c->env->arrival;
 			m->env = c->env;	/* kept: it goes to delivery right away */
-			if (c->req) {
+			(void)queue_save_env(m);
+			if (c->req && q.smtpd != NULL) {
 				struct ipc_out o;
 
 				ipc_out_init(&o);
@@ -339,6 +367,13 @@ commit_batch(struct ev_loop *loop, ev_prepare *w, int revents)
 }
 
 static void
+commit_timer(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)w;
+	commit_batch(loop, &commit_w, revents);
+}
+
+static void
 smtpd_msg(struct ipc_chan *chan, struct ipc_msg *msg, void *arg)
 {
 	(void)chan;
@@ -351,14 +386,21 @@ smtpd_msg(struct ipc_chan *chan, struct ipc_msg *msg, void *arg)
 	}
 }
 
+static void queue_shutdown(void);
+
+/* A peer role's channel closes first at every orderly stop when that role got its SHUTDOWN
+ * before we got ours; if the peer crashed, the supervisor names it and stops us. Either way
+ * this is a shutdown, not an error of ours. */
 static void
 smtpd_closed(struct ipc_chan *chan, void *arg)
 {
 	(void)arg;
 	ipc_chan_free(&chan);
 	q.smtpd = NULL;
-	if (!q.shutting_down)
-		fatal("queue: smtpd channel closed");
+	if (!q.shutting_down) {
+		log_info("queue: smtpd channel closed; stopping");
+		queue_shutdown();
+	}
 }
 
 static void
@@ -377,9 +419,11 @@ delivery_closed(struct ipc_chan *chan, void *arg)
 	(void)arg;
 	ipc_chan_free(&chan);
 	q.delivery = NULL;
-	if (!q.shutting_down)
-		fatal("queue: delivery channel closed");
 	sched_delivery_lost();
+	if (!q.shutting_down) {
+		log_info("queue: delivery channel closed; stopping");
+		queue_shutdown();
+	}
 }
 
 static void
@@ -635,6 +679,7 @@ queue_main(void)
 	sched_init();
 	queue_recover();
 	ev_prepare_init(&commit_w, commit_batch);
+	ev_timer_init(&commit_timer_w, commit_timer, 0.0, 0.0);
 	ev_timer_init(&tick_w, tick, 1.0, 1.0);
 	ev_timer_start(role.loop, &tick_w);
 	q.smtpd = ipc_chan_new(role.loop, ROLE_FD_PEER1, "smtpd", smtpd_msg, smtpd_closed, NULL);

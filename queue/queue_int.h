@@ -21,7 +21,8 @@ struct qmsg {
 	long long next_attempt;
 	long long arrival;
 	size_t heap_idx;	/* SIZE_MAX when not scheduled */
-	struct envelope *env;	/* loaded while jobs are out */
+	struct envelope *env;	/* loaded while jobs are out, and while env_unsaved */
+	int env_unsaved;	/* the envelope file could not be written: env is the only copy */
 	struct qmsg *hnext;
 };
 
@@ -54,6 +55,9 @@ struct qmsg *queue_add(const char *qid, enum spool_area area, uint64_t seg);
 void queue_forget(struct qmsg *m);
 /* Commits a message generated here (a bounce): body already in incoming/<qid>.msg. */
 void queue_commit_local(const char *qid, struct envelope *env);
+/* Writes m->env to its envelope file; on failure keeps it loaded (env_unsaved) so that the
+ * message is not lost while the file system is full. 0 or -1. */
+int queue_save_env(struct qmsg *m);
 double queue_now_mono(void);
 
 /* sched.c */

@@ -435,9 +435,8 @@ finish_attempt(struct qmsg *m)
 	env->attempts++;
 	m->next_attempt = now + sched_backoff(env->attempts);
 	env->next_attempt = m->next_attempt;
-	if (spool_write_env(q.spool, m->area, env, m->area == SPOOL_QUEUE) < 0)
-		log_err("%s: cannot update envelope: %m", m->qid);
-	drop_env(m);
+	if (queue_save_env(m) == 0)
+		drop_env(m);	/* else kept in memory until the file can be written */
 	sched_push(m);
 }
 
@@ -500,9 +499,9 @@ sched_delivery_result(struct ipc_msg *msg)
 		    res[i].diag, relay, (long long)time(NULL));
 		word = res[i].state == ENV_RCPT_DELIVERED ? "sent" :
 		    res[i].state == ENV_RCPT_FAILED ? "bounced" : "deferred";
-		log_info("%s to=<%s> relay=%s tls=%s delay=%llds status=%s dsn=%s reply=\"%s\"", m->qid,
-		    r->addr, relay ? relay : "none", tls ? tls : "none",
-		    (long long)time(NULL) - m->env->arrival, word,
+		log_info("%s to=<%s> relay=%s tls=%s delay=%llds attempt=%d status=%s dsn=%s "
+		    "reply=\"%s\"", m->qid, r->addr, relay ? relay : "none", tls ? tls : "none",
+		    (long long)time(NULL) - m->env->arrival, m->env->attempts + 1, word,
 		    res[i].status ? res[i].status : "-",
 		    res[i].diag ? sanitize(clean, res[i].diag, strlen(res[i].diag)) : "");
 		xfree(res[i].status);

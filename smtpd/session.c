@@ -21,6 +21,12 @@
 
 static const char *const state_names[] = { "cmd", "data", "bdat", "wait", "tls", "closing" };
 
+/* Replies waiting to be sent past which no more input is processed: a client that pipelines
+ * commands without reading the replies must not grow our output buffer (RFC 2920 §3.1 lets the
+ * server stop reading; Postfix blocks on the write). Input resumes once the output drained.
+ * Belongs in common/limits.h with the other caps. */
+#define SESSION_OUTPUT_PAUSE 65536
+
 static void session_conn_cb(struct evconn *c, enum evconn_event ev, void *arg);
 
 static void
@@ -141,19 +147,41 @@ session_reset_tx(struct session *s)
 	envelope_init(&s->env);
 	buf_reset(&s->wbuf);
 	s->in_tx = 0;
+	s->rcpt_seen = 0;
 	s->used_bdat = 0;
 	s->body_size = 0;
 	s->body_flags = 0;
-	s->hops = 0;
 }
 
 void
-session_shutdown(struct session *s)
+session_shutdown(struct session *s, int queue_gone)
 {
-	if (s->state == SS_WAIT || s->state == SS_CLOSING)
-		return;	/* let the queue answer first / already closing */
+	if (s->state == SS_CLOSING)
+		return;
+	if (s->state == SS_WAIT && !queue_gone)
+		return;	/* let the queue answer first; the answer ends the session */
+	if (s->state == SS_WAIT && s->wait == SW_COMMIT)
+		s->env.qid[0] = '\0';	/* maybe committed: never abort it (the client retries) */
+	s->wait = SW_NONE;
 	session_close_with(s, "421 4.3.2 %s Service shutting down, try again later",
 	    smtpd_cfg()->hostname);
+}
+
+/* Goes on with the input after a queue answer, or ends the session if the smtpd is stopping. */
+static void
+session_resume(struct session *s)
+{
+	if (smtpd_is_stopping()) {
+		session_shutdown(s, 0);
+		return;
+	}
+	session_process_input(s);
+}
+
+static int
+session_output_full(struct session *s)
+{
+	return evconn_out_pending(s->conn) >= SESSION_OUTPUT_PAUSE;
 }
 
 /* Finds the next complete command line; returns its length without CRLF, or -1 if incomplete.
@@ -176,7 +204,7 @@ session_process_commands(struct session *s)
 {
 	struct buf *in = evconn_in(s->conn);
 
-	while (s->state == SS_CMD && in->len > 0) {
+	while (s->state == SS_CMD && in->len > 0 && !session_output_full(s)) {
 		int bare = 0;
 		long n = session_next_line(in, &bare);
 		size_t consumed;
@@ -239,6 +267,12 @@ session_process_input(struct session *s)
 	}
 out:
 	/* Pause reading while we cannot consume; resume in SS_CMD/SS_DATA/SS_BDAT. */
+	if ((s->state == SS_CMD || s->state == SS_DATA || s->state == SS_BDAT) &&
+	    session_output_full(s)) {
+		evconn_read_enable(s->conn, 0);
+		evconn_notify_drained(s->conn);		/* EVCONN_DRAINED resumes input */
+		return;
+	}
 	evconn_read_enable(s->conn, s->state == SS_CMD || s->state == SS_DATA || s->state == SS_BDAT);
 }
 
@@ -262,7 +296,10 @@ session_conn_cb(struct evconn *c, enum evconn_event ev, void *arg)
 				log_err("%s TLS set-up failed", s->sid);
 				session_free(s);
 			}
+			return;
 		}
+		if (s->state == SS_CMD || s->state == SS_DATA || s->state == SS_BDAT)
+			session_process_input(s);	/* output drained: input paused by us */
 		return;
 	case EVCONN_TLS_DONE: {
 		char desc[128];
@@ -310,13 +347,30 @@ session_conn_cb(struct evconn *c, enum evconn_event ev, void *arg)
 	}
 }
 
+/* Replies with the queue's refusal; 421 closes the session (RFC 5321 §3.8). */
+static void
+session_queue_failed(struct session *s, int code, const char *enh, const char *text)
+{
+	if (code == 421) {
+		session_close_with(s, "%d %s %s", code, enh, text);
+		return;
+	}
+	session_reply(s, "%d %s %s", code, enh, text);
+	session_resume(s);
+}
+
 void
 session_on_created(struct session *s, const char *qid, int fd)
 {
 	snprintf(s->env.qid, sizeof(s->env.qid), "%s", qid);
 	s->body_fd = fd;
 	s->wait = SW_NONE;
-	session_received_header(s);
+	if (smtpd_is_stopping()) {
+		session_enter_state(s, SS_CMD);
+		session_shutdown(s, 0);	/* the file is aborted when the session ends */
+		return;
+	}
+	session_body_begin(s);
 	if (s->used_bdat) {
 		session_enter_state(s, SS_BDAT);
 	} else {
@@ -338,10 +392,9 @@ session_on_create_failed(struct session *s, int code, const char *enh, const cha
 		session_process_input(s);
 		return;
 	}
-	session_reply(s, "%d %s %s", code, enh, text);
 	session_reset_tx(s);
 	session_enter_state(s, SS_CMD);
-	session_process_input(s);
+	session_queue_failed(s, code, enh, text);
 }
 
 void
@@ -357,7 +410,7 @@ session_on_committed(struct session *s)
 	s->env.qid[0] = '\0';	/* committed: no abort on reset */
 	session_reset_tx(s);
 	session_enter_state(s, SS_CMD);
-	session_process_input(s);
+	session_resume(s);
 }
 
 void
@@ -365,8 +418,7 @@ session_on_commit_failed(struct session *s, int code, const char *enh, const cha
 {
 	s->wait = SW_NONE;
 	s->env.qid[0] = '\0';	/* the queue already removed it */
-	session_reply(s, "%d %s %s", code, enh, text);
 	session_reset_tx(s);
 	session_enter_state(s, SS_CMD);
-	session_process_input(s);
+	session_queue_failed(s, code, enh, text);
 }

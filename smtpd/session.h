@@ -23,12 +23,25 @@ enum session_state {
 
 enum session_wait { SW_NONE, SW_CREATE, SW_COMMIT };
 
+/* The header section as seen by session_data.c's scanner, which reads the content as it is
+ * written (DATA after dot-unstuffing, BDAT as sent), so both paths share one set of checks. */
+struct hdr_scan {
+	int active;		/* still inside the header section */
+	int line_kind;		/* HL_* (session_data.c) of the current line */
+	int name_len;		/* octets of the current field name so far */
+	char name[8];		/* its first octets, enough to recognise "Received" */
+	long long bytes;	/* octets of the header section so far */
+	int fields;		/* header fields so far */
+	int hops;		/* Received: fields so far (RFC 5321 §6.3) */
+};
+
 /* Data-phase flags that make the message unacceptable; the first one set decides the reply. */
 #define BODY_TOO_BIG     0x01
 #define BODY_WRITE_ERR   0x02
 #define BODY_NUL         0x04
 #define BODY_LONG_LINE   0x08
 #define BODY_HOPS        0x10
+#define BODY_HEADER_BIG  0x20	/* over MSG_HEADER_COUNT_MAX fields or MSG_HEADER_SECTION_MAX octets */
 #define BODY_SEQUENCE    0x80	/* BDAT out of sequence: chunk read and dropped */
 
 struct session {
@@ -50,6 +63,7 @@ struct session {
 	int quit;
 	/* transaction */
 	int in_tx;
+	int rcpt_seen;		/* a RCPT command reached cmd_rcpt in this transaction */
 	struct envelope env;
 	int body_fd;		/* message file from the queue, or -1 */
 	int used_bdat;
@@ -59,8 +73,7 @@ struct session {
 	int body_bare;		/* bare CR or LF seen: close after the reply */
 	int at_line_start;	/* DATA parser: next byte begins a line */
 	long long line_len;	/* DATA parser: length of the current line so far */
-	int in_headers;
-	int hops;
+	struct hdr_scan hdr;
 	unsigned long long bdat_left;	/* SS_BDAT: bytes of the chunk still to read */
 	unsigned long long bdat_chunk;	/* size of the current chunk */
 	int bdat_last;
@@ -72,6 +85,8 @@ struct session {
 struct mg_config;
 const struct mg_config *smtpd_cfg(void);
 SSL_CTX *smtpd_tls_ctx(void);
+/* True once the smtpd stops: sessions close (421) instead of reading further commands. */
+int smtpd_is_stopping(void);
 /* Sends a request to the queue on behalf of s and puts s in SS_WAIT. */
 void smtpd_queue_create(struct session *s);
 void smtpd_queue_commit(struct session *s, const struct buf *envtext);
@@ -87,7 +102,9 @@ void session_close_with(struct session *s, const char *fmt, ...) __attribute__((
 void session_enter_state(struct session *s, enum session_state st);
 void session_reset_tx(struct session *s);
 void session_process_input(struct session *s);
-void session_shutdown(struct session *s);
+/* Answers 421 and closes. A session waiting for the queue is left to its answer, unless
+ * queue_gone: then no answer will come. */
+void session_shutdown(struct session *s, int queue_gone);
 /* Queue answers */
 void session_on_created(struct session *s, const char *qid, int fd);
 void session_on_create_failed(struct session *s, int code, const char *enh, const char *text);
@@ -104,7 +121,8 @@ void session_data_begin(struct session *s);
 int session_data_consume(struct session *s);
 void session_bdat_begin(struct session *s, unsigned long long size, int last);
 void session_data_end(struct session *s);
-/* Writes the Received: header for the current transaction into wbuf. */
-void session_received_header(struct session *s);
+/* Starts the message content (DATA or BDAT) once the queue gave us a file: writes our
+ * Received: header into wbuf and resets the size count and the header scanner. */
+void session_body_begin(struct session *s);
 
 #endif

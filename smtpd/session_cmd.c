@@ -113,6 +113,13 @@ cmd_rcpt(struct session *s, struct smtp_cmd *cmd)
 	const struct mg_domain *dom = NULL;
 	const char *domain;
 
+	s->rcpt_seen = 1;
+	/* RFC 3461 §4: NOTIFY and ORCPT exist only where EHLO offered DSN. */
+	if (!s->esmtp && (cmd->notify || cmd->orcpt[0])) {
+		session_reply(s, "555 5.5.4 RCPT parameters need EHLO");
+		s->errors++;
+		return;
+	}
 	if (s->env.n_rcpts >= (size_t)cfg->max_recipients) {
 		session_reply(s, "452 4.5.3 Error: too many recipients");
 		return;
@@ -149,6 +156,13 @@ cmd_rcpt(struct session *s, struct smtp_cmd *cmd)
 static int
 session_data_allowed(struct session *s)
 {
+	/* RFC 5321 §4.1.1.4 allows 503 or 554 here: 503 when the client skipped RCPT (a sequence
+	 * error), 554 when every recipient it gave was refused (what a pipelining client needs). */
+	if (s->env.n_rcpts == 0 && !s->rcpt_seen) {
+		session_reply(s, "503 5.5.1 Error: need RCPT command");
+		s->errors++;
+		return 0;
+	}
 	if (s->env.n_rcpts == 0) {
 		session_reply(s, "554 5.5.1 Error: no valid recipients");
 		return 0;

@@ -2,9 +2,12 @@
  * (RFC 3030) streamed into the queue-owned message file, with our Received: header first.
  * smtpd role, main thread. Content is untrusted: size is counted while streaming
  * (max_message_size), only CRLF.CRLF ends DATA, and a bare CR or LF anywhere closes the session
- * after the reply (the SMTP smuggling defence); NUL, lines over 1000 octets (RFC 5321
- * §4.5.3.1.6) and more than MAX_HOPS Received: headers (RFC 5321 §6.3) reject the message. */
+ * after the reply (the SMTP smuggling defence); NUL and lines over 1000 octets (RFC 5321
+ * §4.5.3.1.6) reject a DATA message; for DATA and BDAT alike, more than MAX_HOPS Received:
+ * fields (RFC 5321 §6.3), MSG_HEADER_COUNT_MAX fields or MSG_HEADER_SECTION_MAX octets of header
+ * reject the message. */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -40,9 +43,91 @@ body_flush(struct session *s)
 	buf_reset(&s->wbuf);
 }
 
+/* Kinds of line for the header scanner. A line that is neither a header field nor the
+ * continuation of one ends the header section, as an empty line does (Postfix is_header()). */
+enum { HL_START, HL_NAME, HL_NAME_WSP, HL_FIELD, HL_CONT, HL_OTHER };
+
+static void
+hdr_line_end(struct session *s)
+{
+	struct hdr_scan *h = &s->hdr;
+
+	if (h->line_kind != HL_FIELD && h->line_kind != HL_CONT) {
+		h->active = 0;	/* empty line or not a header: the body starts here */
+		return;
+	}
+	if (h->line_kind == HL_FIELD) {
+		if (++h->fields > MSG_HEADER_COUNT_MAX)
+			s->body_flags |= BODY_HEADER_BIG;
+		if (h->name_len == 8 && strncasecmp(h->name, "Received", 8) == 0 &&
+		    ++h->hops > MAX_HOPS)
+			s->body_flags |= BODY_HOPS;
+	}
+	h->line_kind = HL_START;
+	h->name_len = 0;
+}
+
+/* Follows the header section through content octets (any split: BDAT chunks end anywhere).
+ * Field name syntax is RFC 5322 §2.2 ftext, with the obsolete WSP before the colon (§4.5.3). */
+static void
+hdr_scan(struct session *s, const char *p, size_t n)
+{
+	struct hdr_scan *h = &s->hdr;
+
+	for (size_t i = 0; i < n && h->active; i++) {
+		unsigned char c = (unsigned char)p[i];
+
+		if (++h->bytes > MSG_HEADER_SECTION_MAX) {
+			s->body_flags |= BODY_HEADER_BIG;
+			h->active = 0;
+			break;
+		}
+		if (c == '\n') {
+			hdr_line_end(s);
+			continue;
+		}
+		switch (h->line_kind) {
+		case HL_START:
+			if (c == '\r')
+				break;	/* the CR of an empty line's CRLF */
+			if (c == ' ' || c == '\t')
+				h->line_kind = h->fields > 0 ? HL_CONT : HL_OTHER;
+			else if (c > ' ' && c < 0x7f && c != ':') {
+				h->line_kind = HL_NAME;
+				h->name[h->name_len++] = (char)c;
+			} else
+				h->line_kind = HL_OTHER;
+			break;
+		case HL_NAME:
+			if (c == ':')
+				h->line_kind = HL_FIELD;
+			else if (c == ' ' || c == '\t')
+				h->line_kind = HL_NAME_WSP;
+			else if (c > ' ' && c < 0x7f) {
+				if ((size_t)h->name_len < sizeof(h->name))
+					h->name[h->name_len] = (char)c;
+				if (h->name_len < INT_MAX)
+					h->name_len++;
+			} else
+				h->line_kind = HL_OTHER;
+			break;
+		case HL_NAME_WSP:
+			if (c == ':')
+				h->line_kind = HL_FIELD;
+			else if (c != ' ' && c != '\t')
+				h->line_kind = HL_OTHER;
+			break;
+		default:
+			break;	/* field body, continuation, or a line that is no header */
+		}
+	}
+}
+
 static void
 body_put(struct session *s, const char *p, size_t n)
 {
+	if (s->hdr.active)
+		hdr_scan(s, p, n);
 	s->body_size += (long long)n;
 	if (s->body_size > smtpd_cfg()->max_message_size)
 		s->body_flags |= BODY_TOO_BIG;
@@ -58,7 +143,7 @@ body_put(struct session *s, const char *p, size_t n)
 	buf_append(&s->wbuf, p, n);
 }
 
-void
+static void
 session_received_header(struct session *s)
 {
 	const struct mg_config *cfg = smtpd_cfg();
@@ -92,26 +177,21 @@ session_received_header(struct session *s)
 }
 
 void
+session_body_begin(struct session *s)
+{
+	session_received_header(s);
+	memset(&s->hdr, 0, sizeof(s->hdr));
+	s->hdr.active = 1;
+	s->hdr.line_kind = HL_START;
+}
+
+void
 session_data_begin(struct session *s)
 {
 	s->at_line_start = 1;
 	s->line_len = 0;
-	s->in_headers = 1;
-	s->hops = 0;
 	s->body_bare = 0;
 	session_enter_state(s, SS_DATA);
-}
-
-/* Inspects one complete content line (without CRLF) at line start. */
-static void
-data_line_checks(struct session *s, const char *p, size_t n)
-{
-	if (s->in_headers) {
-		if (n == 0)
-			s->in_headers = 0;
-		else if (n >= 9 && strncasecmp(p, "Received:", 9) == 0 && ++s->hops > MAX_HOPS)
-			s->body_flags |= BODY_HOPS;
-	}
 }
 
 /* DATA: consumes complete lines from the input; returns 1 when CRLF.CRLF was seen. */
@@ -172,7 +252,6 @@ data_consume(struct session *s)
 			/* 998 octets + CRLF after unstuffing (RFC 5322 §2.1.1) */
 			if (content - (p[0] == '.' ? 1 : 0) > SMTP_TEXT_LINE_MAX - 2)
 				s->body_flags |= BODY_LONG_LINE;
-			data_line_checks(s, p, content);
 			if (p[0] == '.') {
 				p++;
 				n--;
@@ -274,6 +353,14 @@ session_data_end(struct session *s)
 	}
 	if (f & BODY_HOPS) {
 		data_reject(s, "554 5.4.6 Too many hops (%s Received: headers): mail loop?", "over 100");
+		return;
+	}
+	if (f & BODY_HEADER_BIG) {
+		char lim[64];
+
+		snprintf(lim, sizeof(lim), "%d fields or %d octets", MSG_HEADER_COUNT_MAX,
+		    MSG_HEADER_SECTION_MAX);
+		data_reject(s, "552 5.3.4 Message header exceeds fixed limit of %s", lim);
 		return;
 	}
 	if (f & BODY_NUL) {

@@ -42,6 +42,7 @@ static struct {
 	struct ipcount *iphash[IPHASH_SIZE];
 	SSL_CTX *tls_ctx;
 	int shutting_down;
+	int queue_gone;		/* the queue channel closed: nothing can be queued any more */
 	ev_timer shutdown_timer;
 	ev_timer accept_retry;
 } sd;
@@ -56,6 +57,12 @@ SSL_CTX *
 smtpd_tls_ctx(void)
 {
 	return sd.tls_ctx;
+}
+
+int
+smtpd_is_stopping(void)
+{
+	return sd.shutting_down;
 }
 
 static void
@@ -122,11 +129,13 @@ slot_alloc(void)
 	return sd.n_slots++;
 }
 
+/* Answers a connection we do not serve and closes it. RFC 2034 §4: the enhanced status code
+ * comes right after the reply code, before our name. */
 static void
-refuse(int fd, const char *text)
+refuse(int fd, const char *enh, const char *text)
 {
 	char line[256];
-	int n = snprintf(line, sizeof(line), "421 %s %s\r\n", role.cfg->hostname, text);
+	int n = snprintf(line, sizeof(line), "421 %s %s %s\r\n", enh, role.cfg->hostname, text);
 
 	(void)!send(fd, line, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
 	close(fd);
@@ -153,7 +162,7 @@ accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 		}
 		if (sd.n_sessions >= role.cfg->max_connections) {
 			log_warn("connection refused: max_connections (%ld) reached", role.cfg->max_connections);
-			refuse(fd, "4.7.0 Too many connections, try again later");
+			refuse(fd, "4.7.0", "Too many connections, try again later");
 			continue;
 		}
 		if (ip_adjust((struct sockaddr *)&ss, 1) > role.cfg->max_connections_per_ip) {
@@ -166,7 +175,7 @@ accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 				inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, a, sizeof(a));
 			log_warn("connection refused: client=%s has max_connections_per_ip (%ld)", a,
 			    role.cfg->max_connections_per_ip);
-			refuse(fd, "4.7.0 Too many connections from your address, try again later");
+			refuse(fd, "4.7.0", "Too many connections from your address, try again later");
 			continue;
 		}
 		slot = slot_alloc();
@@ -246,6 +255,8 @@ smtpd_queue_abort(const char *qid)
 {
 	struct ipc_out o;
 
+	if (sd.queue_gone)
+		return;	/* the queue's recovery removes uncommitted files */
 	ipc_out_init(&o);
 	ipc_put_str(&o, qid);
 	ipc_send(sd.queue, IPC_QUEUE_ABORT, 0, -1, &o);
@@ -300,13 +311,22 @@ queue_msg(struct ipc_chan *chan, struct ipc_msg *m, void *arg)
 	}
 }
 
+static void smtpd_shutdown(void);
+
+/* The queue went away: at shutdown it may stop before our own IPC_SHUTDOWN arrives; otherwise
+ * it died, and the supervisor names it and stops us. Either way nothing can be queued: every
+ * client gets its 421, those waiting for the queue too, rather than a silent close. */
 static void
 queue_closed(struct ipc_chan *chan, void *arg)
 {
 	(void)chan;
 	(void)arg;
-	log_crit("smtpd: queue channel closed; exiting");
-	role_exit(1);
+	if (sd.queue_gone)
+		return;
+	sd.queue_gone = 1;
+	if (!sd.shutting_down)
+		log_info("smtpd: queue channel closed; stopping");
+	smtpd_shutdown();	/* again if already stopping: now for the waiting sessions too */
 }
 
 static void
@@ -341,23 +361,26 @@ smtpd_shutdown_timeout(struct ev_loop *loop, ev_timer *w, int revents)
 	role_exit(0);
 }
 
+/* Stops accepting and ends every session with a 421 (one waiting for the queue once the queue
+ * answered, or at once if the queue is gone); exits when none is left, or after 10 s.
+ * Idempotent: sessions already closing are left alone. */
 static void
 smtpd_shutdown(void)
 {
-	if (sd.shutting_down)
-		return;
-	sd.shutting_down = 1;
-	for (int l = 0; l < sd.n_listen; l++) {
-		ev_io_stop(role.loop, &sd.listen_w[l]);
-		close(sd.listen_w[l].fd);
+	if (!sd.shutting_down) {
+		sd.shutting_down = 1;
+		for (int l = 0; l < sd.n_listen; l++) {
+			ev_io_stop(role.loop, &sd.listen_w[l]);
+			close(sd.listen_w[l].fd);
+		}
+		ev_timer_init(&sd.shutdown_timer, smtpd_shutdown_timeout, 10.0, 0);
+		ev_timer_start(role.loop, &sd.shutdown_timer);
 	}
 	if (sd.n_sessions == 0)
 		role_exit(0);
 	for (uint32_t i = 0; i < sd.n_slots; i++)
 		if (sd.slots[i])
-			session_shutdown(sd.slots[i]);
-	ev_timer_init(&sd.shutdown_timer, smtpd_shutdown_timeout, 10.0, 0);
-	ev_timer_start(role.loop, &sd.shutdown_timer);
+			session_shutdown(sd.slots[i], sd.queue_gone);
 }
 
 static void

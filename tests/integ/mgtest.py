@@ -49,7 +49,6 @@ import smtplib
 import socket
 import ssl
 import subprocess
-import sys
 import tempfile
 import threading
 import time

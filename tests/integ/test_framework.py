@@ -7,7 +7,6 @@ import signal
 import smtplib
 import socket
 import ssl
-import subprocess
 import sys
 import threading
 import time
