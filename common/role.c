@@ -4,6 +4,7 @@
 #include "common/role.h"
 
 #include <stdio.h>
+#include <sys/resource.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -78,6 +79,15 @@ role_init(const char *name, const char *config_dir, int foreground)
 		fatal("configuration in %s has errors", config_dir);
 	if ((lvl = log_level_from_name(role.cfg->log_level)) >= 0)
 		log_set_level((enum log_level)lvl);
+	{
+		/* thousands of sessions (smtpd) and open message bodies (queue) need descriptors */
+		struct rlimit rl;
+
+		if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+			rl.rlim_cur = rl.rlim_max;
+			(void)setrlimit(RLIMIT_NOFILE, &rl);
+		}
+	}
 	role.loop = ev_default_loop(EVFLAG_AUTO);
 	role.sup = ipc_chan_new(role.loop, ROLE_FD_SUPERVISOR, "supervisor", role_sup_msg,
 	    role_sup_closed, NULL);

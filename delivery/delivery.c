@@ -187,6 +187,29 @@ dest_fail_all(struct dest *d)
 
 static void idle_timeout(struct ev_loop *loop, ev_timer *w, int revents);
 
+/* The destination's concurrency limit, never above delivery_concurrency (a reload may have
+ * lowered it below what slow start had reached). */
+static int
+dest_limit(struct dest *d)
+{
+	if (d->limit > role.cfg->delivery_concurrency)
+		d->limit = (int)role.cfg->delivery_concurrency;
+	return d->limit;
+}
+
+/* 1 if c was over the limit and is now closing instead of taking another job. */
+static int
+dest_close_if_over(struct dest *d, struct client *c)
+{
+	if (d->n_conns - d->n_closing <= dest_limit(d))
+		return 0;
+	c->over_limit = 1;
+	d->n_closing++;
+	ev_timer_stop(role.loop, &c->idle_timer);
+	client_quit(c);
+	return 1;
+}
+
 /* Puts jobs on connections: idle ones first, then new ones up to the limits. */
 static void
 dest_pump(struct dest *d)
@@ -202,10 +225,11 @@ dest_pump(struct dest *d)
 		if (c != NULL) {
 			d->idle = c->next_idle;
 			c->next_idle = NULL;
-			client_start_job(c, delivery_dest_next_job(d));
+			if (!dest_close_if_over(d, c))
+				client_start_job(c, delivery_dest_next_job(d));
 			continue;
 		}
-		if (d->n_conns >= d->limit || dv.n_conns >= role.cfg->delivery_max_connections)
+		if (d->n_conns >= dest_limit(d) || dv.n_conns >= role.cfg->delivery_max_connections)
 			return;
 		if (dest_resolve(d, why, sizeof(why)) < 0) {
 			str_lcpy(d->dead_reason, why, sizeof(d->dead_reason));
@@ -261,7 +285,8 @@ delivery_client_idle(struct client *c)
 	if (c->jobs_done > 0 && d->limit < role.cfg->delivery_concurrency)
 		d->limit++;
 	if (d->head != NULL && !dv.shutting_down) {
-		client_start_job(c, delivery_dest_next_job(d));
+		if (!dest_close_if_over(d, c))
+			client_start_job(c, delivery_dest_next_job(d));
 		return;
 	}
 	if (dv.shutting_down) {
@@ -282,6 +307,8 @@ delivery_client_gone(struct client *c, int connect_failed, const char *why)
 	idle_unlink(c);
 	d->n_conns--;
 	dv.n_conns--;
+	if (c->over_limit)
+		d->n_closing--;
 	if (connect_failed) {
 		d->limit = d->limit > 1 ? d->limit / 2 : 1;
 		if (d->n_conns == 0) {

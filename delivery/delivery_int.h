@@ -37,6 +37,7 @@ struct dest {
 	int n_queued;
 	int n_conns;
 	int limit;		/* current concurrency (slow start) */
+	int n_closing;		/* connections closing because they were over the limit */
 	double dead_until;	/* connect failures: fail new jobs fast until then */
 	char dead_reason[600];
 	double no_tls_until;	/* TLS handshake failed: plaintext for a while */
@@ -71,6 +72,7 @@ struct client {
 	int body_prev_cr;
 	int body_eof;
 	int jobs_done;
+	int over_limit;		/* closing because the destination has too many connections */
 	struct client *next_idle;
 	struct client *all_prev, *all_next;	/* every connection (client.c), for shutdown */
 	int *alive;		/* cleared by client_free during a callback */

@@ -97,6 +97,8 @@ cmd_list(struct buf *out)
 
 	for (size_t h = 0; h < q.hash_size; h++)
 		for (struct qmsg *m = q.hash[h]; m; m = m->hnext) {
+			if (m->receiving)
+				continue;	/* still being received: not queued yet */
 			list_one(m, out, 0);
 			n++;
 		}
@@ -116,7 +118,7 @@ cmd_show(const char *qid, struct buf *out)
 		return 1;
 	}
 	list_one(m, out, 1);
-	if ((fd = spool_open_msg(q.spool, m->area, m->qid)) < 0 || (f = fdopen(fd, "r")) == NULL) {
+	if ((fd = queue_body_fd(m)) < 0 || (f = fdopen(fd, "r")) == NULL) {
 		buf_printf(out, "error: message body unreadable\n");
 		if (fd >= 0)
 			close(fd);
@@ -149,14 +151,15 @@ each_target(const char *arg, struct buf *out, int (*fn)(struct qmsg *m, struct b
 
 		for (size_t h = 0; h < q.hash_size; h++)
 			for (struct qmsg *m = q.hash[h]; m; m = m->hnext)
-				all[k++] = m;
+				if (!m->receiving)
+					all[k++] = m;
 		for (size_t i = 0; i < k; i++)
 			n += fn(all[i], out);
 		xfree(all);
 	} else {
 		struct qmsg *m = queue_find(arg);
 
-		if (m == NULL) {
+		if (m == NULL || m->receiving) {
 			buf_printf(out, "error: no message %s in the queue\n", arg);
 			return -1;
 		}

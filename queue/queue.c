@@ -9,7 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -28,7 +30,7 @@
 struct queue_state q;
 
 struct pending_commit {
-	char qid[QUEUE_ID_LEN + 1];
+	struct qmsg *m;
 	char *envtext;
 	struct envelope *env;	/* parsed */
 	uint32_t req;		/* smtpd request id; 0 for local (bounce) commits */
@@ -106,6 +108,7 @@ queue_add(const char *qid, enum spool_area area, uint64_t seg)
 	m->area = area;
 	m->seg = seg;
 	m->heap_idx = SIZE_MAX;
+	m->body_fd = -1;
 	if (seg) {
 		struct qseg *s = seg_find(seg);
 
@@ -125,8 +128,15 @@ queue_forget(struct qmsg *m)
 	struct qmsg **pp;
 
 	sched_remove(m);
-	spool_remove(q.spool, m->area, m->qid);
-	if (m->area == SPOOL_INCOMING && m->seg) {
+	if (m->body_fd >= 0)
+		close(m->body_fd);
+	if (m->has_msg_file) {
+		spool_unlink(q.spool, m->area, m->qid, "msg");
+		spool_unlink(q.spool, m->area, m->qid, "env");
+	}
+	if (m->held)
+		(void)spool_set_hold(q.spool, m->qid, 0);
+	if (!m->receiving && m->area == SPOOL_INCOMING && m->seg) {
 		struct qseg *s = seg_find(m->seg);
 
 		journal_append_done(q.journal, m->qid);
@@ -163,22 +173,78 @@ reply_fail(uint16_t type, uint32_t id, int code, const char *enh, const char *te
 	ipc_out_free(&o);
 }
 
+/* New mail is refused while less than this is free: 5 % of the spool file system, between
+ * 1 MiB and 64 MiB (statvfs is cheap; it is asked once per new message). */
 static long long
 space_reserve(void)
 {
-	struct statvfs_like { long long total; } fs = { 0 };
-	long long free_b = spool_free_bytes(q.spool);
+	static long long reserve;
 
-	(void)fs;
-	(void)free_b;
-	return 1024 * 1024;	/* refuse new mail when less than 1 MiB is left */
+	if (reserve == 0) {
+		struct statvfs sv;
+		long long total = 0;
+
+		if (statvfs(role.cfg->spool_dir, &sv) == 0)
+			total = (long long)sv.f_blocks * (long long)sv.f_frsize;
+		reserve = total / 20;
+		if (reserve < 1024 * 1024)
+			reserve = 1024 * 1024;
+		if (reserve > 64LL * 1024 * 1024)
+			reserve = 64LL * 1024 * 1024;
+	}
+	return reserve;
+}
+
+struct qmsg *
+queue_new_receiving(void)
+{
+	char qid[QUEUE_ID_LEN + 1];
+	struct qmsg *m;
+	int fd;
+
+	do
+		spool_new_qid(q.spool, qid);
+	while (queue_find(qid) != NULL);
+	if ((fd = spool_create_body(q.spool)) < 0)
+		return NULL;
+	m = queue_add(qid, SPOOL_INCOMING, 0);
+	m->receiving = 1;
+	m->body_fd = fd;
+	return m;
+}
+
+int
+queue_body_fd(struct qmsg *m)
+{
+	if (m->body_fd >= 0)
+		return fcntl(m->body_fd, F_DUPFD_CLOEXEC, 0);
+	return spool_open_msg(q.spool, m->area, m->qid);
+}
+
+int
+queue_materialize(struct qmsg *m)
+{
+	if (!m->has_msg_file) {
+		if (spool_link_body(q.spool, m->area, m->qid, m->body_fd, m->area == SPOOL_QUEUE) < 0) {
+			log_err("%s: cannot name the message file: %m; kept open", m->qid);
+			return -1;
+		}
+		m->has_msg_file = 1;
+	}
+	if (m->env != NULL && queue_save_env(m) < 0)
+		return -1;
+	if (m->body_fd >= 0) {
+		close(m->body_fd);
+		m->body_fd = -1;
+	}
+	return 0;
 }
 
 static void
 handle_create(struct ipc_msg *msg)
 {
-	char qid[QUEUE_ID_LEN + 1];
 	struct ipc_out o;
+	struct qmsg *m;
 	long long free_b;
 	int fd;
 
@@ -193,27 +259,32 @@ handle_create(struct ipc_msg *msg)
 		reply_fail(IPC_QUEUE_CREATE_FAIL, msg->id, 452, "4.3.1", "Insufficient system storage");
 		return;
 	}
-	if ((fd = spool_create_msg(q.spool, qid)) < 0) {
+	if ((m = queue_new_receiving()) == NULL ||
+	    (fd = fcntl(m->body_fd, F_DUPFD_CLOEXEC, 0)) < 0) {
+		int e = errno;
+
 		log_err("cannot create message file: %m");
+		if (m)
+			queue_forget(m);
 		reply_fail(IPC_QUEUE_CREATE_FAIL, msg->id, 452, "4.3.1",
-		    errno == ENOSPC || errno == EDQUOT ? "Insufficient system storage" :
+		    e == ENOSPC || e == EDQUOT ? "Insufficient system storage" :
 		    "Temporary queue failure");
 		return;
 	}
 	ipc_out_init(&o);
-	ipc_put_str(&o, qid);
+	ipc_put_str(&o, m->qid);
 	ipc_send(q.smtpd, IPC_QUEUE_CREATE_OK, msg->id, fd, &o);
 	ipc_out_free(&o);
 }
 
 static void
-batch_add(const char *qid, char *envtext, struct envelope *env, uint32_t req)
+batch_add(struct qmsg *m, char *envtext, struct envelope *env, uint32_t req)
 {
 	if (batch.n == batch.cap) {
 		batch.cap = batch.cap ? batch.cap * 2 : 64;
 		batch.items = xreallocarray(batch.items, batch.cap, sizeof(*batch.items));
 	}
-	str_lcpy(batch.items[batch.n].qid, qid, sizeof(batch.items[batch.n].qid));
+	batch.items[batch.n].m = m;
 	batch.items[batch.n].envtext = envtext;
 	batch.items[batch.n].env = env;
 	batch.items[batch.n].req = req;
@@ -235,40 +306,44 @@ handle_commit(struct ipc_msg *msg)
 	char qid[QUEUE_ID_LEN + 1];
 	char *text;
 	struct envelope *env = xcalloc(1, sizeof(*env));
-	const char *err;
+	struct qmsg *m;
+	const char *err = "queue id mismatch";
 
 	ipc_get_strbuf(msg, qid, sizeof(qid));
 	text = ipc_get_str(msg);
 	ipc_msg_end(msg);
 	if (text == NULL)
 		panic("queue: commit without envelope");
+	if ((m = queue_find(qid)) == NULL || !m->receiving)
+		panic("queue: commit for %s, which smtpd was never given", qid);
 	envelope_init(env);
 	if (envelope_parse(slice_from_str(text), env, &err) < 0 || strcmp(env->qid, qid) != 0) {
 		log_err("%s envelope from smtpd rejected: %s", qid, err);
 		xfree(text);
+		envelope_clear(env);
 		xfree(env);
-		spool_remove(q.spool, SPOOL_INCOMING, qid);
+		queue_forget(m);
 		reply_fail(IPC_QUEUE_COMMIT_FAIL, msg->id, 451, "4.3.0", "Temporary queue failure");
 		return;
 	}
-	batch_add(qid, text, env, msg->id);
+	batch_add(m, text, env, msg->id);
 }
 
 void
-queue_commit_local(const char *qid, struct envelope *env)
+queue_commit_local(struct qmsg *m, struct envelope *env)
 {
 	struct buf b;
 
 	buf_init(&b, ENVELOPE_FILE_MAX);
 	if (envelope_write(env, &b) < 0) {
-		log_err("%s: generated envelope too large; dropped", qid);
+		log_err("%s: generated envelope too large; dropped", m->qid);
 		buf_free(&b);
-		spool_remove(q.spool, SPOOL_INCOMING, qid);
+		queue_forget(m);
 		envelope_clear(env);
 		xfree(env);
 		return;
 	}
-	batch_add(qid, buf_steal(&b), env, 0);
+	batch_add(m, buf_steal(&b), env, 0);
 	buf_free(&b);
 }
 
@@ -292,11 +367,12 @@ static void
 handle_abort(struct ipc_msg *msg)
 {
 	char qid[QUEUE_ID_LEN + 1];
+	struct qmsg *m;
 
 	ipc_get_strbuf(msg, qid, sizeof(qid));
 	ipc_msg_end(msg);
-	if (queue_find(qid) == NULL)	/* never remove a committed message */
-		spool_remove(q.spool, SPOOL_INCOMING, qid);
+	if ((m = queue_find(qid)) != NULL && m->receiving)	/* never a committed message */
+		queue_forget(m);
 }
 
 /* Group commit: runs once per loop iteration, after every readable message was handled. */
@@ -314,45 +390,47 @@ commit_batch(struct ev_loop *loop, ev_prepare *w, int revents)
 	batch.n = 0;
 	for (size_t i = 0; i < n; i++) {
 		struct pending_commit *c = &batch.items[i];
-		int fd = spool_open_msg(q.spool, SPOOL_INCOMING, c->qid);
 		struct stat st;
 
-		if (fd < 0 || fstat(fd, &st) < 0) {
-			log_err("%s: message file vanished before commit: %m", c->qid);
+		if (fstat(c->m->body_fd, &st) < 0) {
+			log_err("%s: message file unreadable at commit: %m", c->m->qid);
 		} else {
 			c->env->size = st.st_size;
-			segs[i] = journal_append_commit(q.journal, c->qid, c->envtext, strlen(c->envtext), fd,
-			    (uint64_t)st.st_size);
+			segs[i] = journal_append_commit(q.journal, c->m->qid, c->envtext,
+			    strlen(c->envtext), c->m->body_fd, (uint64_t)st.st_size);
 		}
-		if (fd >= 0)
-			close(fd);
 	}
 	synced = journal_sync(q.journal) == 0;
 	if (!synced)
 		log_err("journal sync failed: %m; %zu message(s) refused with 452", n);
 	for (size_t i = 0; i < n; i++) {
 		struct pending_commit *c = &batch.items[i];
-		struct qmsg *m;
+		struct qmsg *m = c->m;
 
 		if (!synced || segs[i] == 0) {
-			spool_remove(q.spool, SPOOL_INCOMING, c->qid);
 			if (c->req)
 				reply_fail(IPC_QUEUE_COMMIT_FAIL, c->req, 452, "4.3.1",
 				    "Insufficient system storage");
 			else
-				log_err("%s: generated message (bounce) lost before commit", c->qid);
+				log_err("%s: generated message (bounce) lost before commit", m->qid);
+			queue_forget(m);
 			envelope_clear(c->env);
 			xfree(c->env);
 		} else {
-			m = queue_add(c->qid, SPOOL_INCOMING, segs[i]);
+			struct qseg *sg = seg_find(segs[i]);
+
+			/* committed: the journal holds it; no file is named until it is deferred */
+			m->receiving = 0;
+			m->seg = segs[i];
+			if (sg)
+				sg->live++;
 			m->arrival = c->env->arrival;
 			m->env = c->env;	/* kept: it goes to delivery right away */
-			(void)queue_save_env(m);
 			if (c->req && q.smtpd != NULL) {
 				struct ipc_out o;
 
 				ipc_out_init(&o);
-				ipc_put_str(&o, c->qid);
+				ipc_put_str(&o, m->qid);
 				ipc_send(q.smtpd, IPC_QUEUE_COMMIT_OK, c->req, -1, &o);
 				ipc_out_free(&o);
 			}
@@ -550,6 +628,7 @@ recover_queue_file(const char *qid, const char *suffix, void *arg)
 		return;
 	}
 	m = queue_add(qid, SPOOL_QUEUE, 0);
+	m->has_msg_file = 1;
 	m->arrival = env.arrival;
 	m->next_attempt = env.next_attempt;
 	m->held = spool_is_held(q.spool, qid);
@@ -599,6 +678,33 @@ queue_recover(void)
 
 /* ---- segment retirement ---- */
 
+/* Moves a journal-backed message to queue/ with its own fsyncs (body, envelope, directory), so
+ * its segment can go. A fast-path message (unnamed body, envelope in memory) is linked there
+ * directly; a deferred one is renamed from incoming/. */
+static int
+make_durable(struct qmsg *m)
+{
+	if (!m->has_msg_file) {
+		if (m->env == NULL)
+			panic("%s: unnamed body without an envelope in memory", m->qid);
+		if (spool_link_body(q.spool, SPOOL_QUEUE, m->qid, m->body_fd, 1) < 0)
+			return -1;
+		m->area = SPOOL_QUEUE;
+		m->has_msg_file = 1;
+		if (queue_save_env(m) < 0) {	/* durable write in queue/ */
+			spool_unlink(q.spool, SPOOL_QUEUE, m->qid, "msg");
+			m->area = SPOOL_INCOMING;
+			m->has_msg_file = 0;
+			return -1;
+		}
+		return 0;
+	}
+	if (spool_make_durable(q.spool, m->qid) < 0)
+		return -1;
+	m->area = SPOOL_QUEUE;
+	return 0;
+}
+
 static void
 retire_segments(void)
 {
@@ -616,8 +722,8 @@ retire_segments(void)
 			/* make each survivor durable on its own, then drop the segment */
 			for (size_t h = 0; h < q.hash_size; h++)
 				for (struct qmsg *m = q.hash[h]; m; m = m->hnext)
-					if (m->area == SPOOL_INCOMING && m->seg == s->seq) {
-						if (spool_make_durable(q.spool, m->qid) < 0) {
+					if (m->area == SPOOL_INCOMING && m->seg == s->seq && !m->receiving) {
+						if (make_durable(m) < 0) {
 							log_err("%s: cannot make durable: %m; "
 							    "segment kept", m->qid);
 							return;

@@ -23,6 +23,9 @@ struct qmsg {
 	size_t heap_idx;	/* SIZE_MAX when not scheduled */
 	struct envelope *env;	/* loaded while jobs are out, and while env_unsaved */
 	int env_unsaved;	/* the envelope file could not be written: env is the only copy */
+	int receiving;		/* created for smtpd (or a bounce), not committed yet */
+	int body_fd;		/* unnamed body file (fast path), or -1 once it has a name */
+	int has_msg_file;	/* <area>/<qid>.msg exists (deferred or recovered messages) */
 	struct qmsg *hnext;
 };
 
@@ -54,7 +57,13 @@ struct qmsg *queue_add(const char *qid, enum spool_area area, uint64_t seg);
 /* Forgets a message: removes its files, writes a DONE record when journal-backed. */
 void queue_forget(struct qmsg *m);
 /* Commits a message generated here (a bounce): body already in incoming/<qid>.msg. */
-void queue_commit_local(const char *qid, struct envelope *env);
+void queue_commit_local(struct qmsg *m, struct envelope *env);
+/* Creates an uncommitted message with a fresh queue id and an unnamed body file; NULL on error. */
+struct qmsg *queue_new_receiving(void);
+/* A new read-only-use descriptor for m's body (caller closes); -1 on error. */
+int queue_body_fd(struct qmsg *m);
+/* Gives a fast-path message its files (deferred: it may stay a while); 0 or -1. */
+int queue_materialize(struct qmsg *m);
 /* Writes m->env to its envelope file; on failure keeps it loaded (env_unsaved) so that the
  * message is not lost while the file system is full. 0 or -1. */
 int queue_save_env(struct qmsg *m);

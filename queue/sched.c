@@ -294,7 +294,7 @@ send_job(struct job *j, const struct route *r)
 	struct buf envtext;
 	int fd;
 
-	if ((fd = spool_open_msg(q.spool, m->area, m->qid)) < 0) {
+	if ((fd = queue_body_fd(m)) < 0) {
 		log_err("%s: cannot open message body: %m", m->qid);
 		for (size_t i = 0; i < j->n; i++)
 			envelope_rcpt_set_result(&m->env->rcpts[j->idx[i]], ENV_RCPT_PENDING, "4.3.0",
@@ -326,13 +326,13 @@ send_dsn(struct qmsg *m, enum bounce_kind kind, const struct envelope *env)
 {
 	struct buf dsn;
 	size_t n = 0;
-	int body_fd, out_fd;
-	char qid[QUEUE_ID_LEN + 1];
+	int body_fd;
+	struct qmsg *bm;
 	struct envelope *benv;
 	long long now = (long long)time(NULL);
 	struct bounce_params bp;
 
-	body_fd = spool_open_msg(q.spool, m->area, m->qid);
+	body_fd = queue_body_fd(m);
 	buf_init(&dsn, 8 * 1024 * 1024);
 	memset(&bp, 0, sizeof(bp));
 	bp.reporting_mta = role.cfg->hostname;
@@ -347,26 +347,24 @@ send_dsn(struct qmsg *m, enum bounce_kind kind, const struct envelope *env)
 	}
 	if (body_fd >= 0)
 		close(body_fd);
-	if ((out_fd = spool_create_msg(q.spool, qid)) < 0) {
+	if ((bm = queue_new_receiving()) == NULL) {
 		log_err("%s: cannot create DSN message: %m", m->qid);
 		buf_free(&dsn);
 		return;
 	}
-	if (write(out_fd, dsn.data, dsn.len) != (ssize_t)dsn.len) {
+	if (pwrite(bm->body_fd, dsn.data, dsn.len, 0) != (ssize_t)dsn.len) {
 		log_err("%s: cannot write DSN message: %m", m->qid);
-		close(out_fd);
-		spool_remove(q.spool, SPOOL_INCOMING, qid);
+		queue_forget(bm);
 		buf_free(&dsn);
 		return;
 	}
-	close(out_fd);
 	benv = xcalloc(1, sizeof(*benv));
 	envelope_init(benv);
-	bounce_envelope(env, qid, now, buf_slice(&dsn), benv);
-	log_info("%s sender non-delivery notification: %s kind=%s nrcpt=%zu", m->qid, qid,
+	bounce_envelope(env, bm->qid, now, buf_slice(&dsn), benv);
+	log_info("%s sender non-delivery notification: %s kind=%s nrcpt=%zu", m->qid, bm->qid,
 	    kind == BOUNCE_FAILURE ? "failure" : kind == BOUNCE_DELAY ? "delay" : "success", n);
 	buf_free(&dsn);
-	queue_commit_local(qid, benv);
+	queue_commit_local(bm, benv);
 }
 
 /* After an attempt (all jobs back): expire, bounce, warn, reschedule or finish. */
@@ -435,7 +433,8 @@ finish_attempt(struct qmsg *m)
 	env->attempts++;
 	m->next_attempt = now + sched_backoff(env->attempts);
 	env->next_attempt = m->next_attempt;
-	if (queue_save_env(m) == 0)
+	/* deferred: it may wait hours, so it gets its files and gives back its descriptor */
+	if (queue_materialize(m) == 0)
 		drop_env(m);	/* else kept in memory until the file can be written */
 	sched_push(m);
 }

@@ -144,6 +144,48 @@ spool_path(struct spool *sp, enum spool_area area, const char *name, char *dst, 
 	return str_fmt(dst, size, "%s/%s/%s", sp->dir, area_names[area], name);
 }
 
+void
+spool_new_qid(struct spool *sp, char qid[QUEUE_ID_LEN + 1])
+{
+	snprintf(qid, QUEUE_ID_LEN + 1, "%08x%08x", (unsigned)time(NULL),
+	    (unsigned)((++sp->counter * 2654435761u) ^ sp->rnd));
+}
+
+int
+spool_create_body(struct spool *sp)
+{
+	return openat(sp->area_fd[SPOOL_INCOMING], ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+}
+
+int
+spool_link_body(struct spool *sp, enum spool_area area, const char *qid, int fd, int durable)
+{
+	char name[QUEUE_ID_LEN + 8], proc[64];
+
+	if (!qid_valid(qid)) {
+		errno = EINVAL;
+		return -1;
+	}
+	snprintf(name, sizeof(name), "%s.msg", qid);
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	if (durable && fsync(fd) < 0)
+		return -1;
+	if (linkat(AT_FDCWD, proc, sp->area_fd[area], name, AT_SYMLINK_FOLLOW) < 0)
+		return -1;
+	return durable ? fsync(sp->area_fd[area]) : 0;
+}
+
+void
+spool_unlink(struct spool *sp, enum spool_area area, const char *qid, const char *suffix)
+{
+	char name[QUEUE_ID_LEN + 16];
+
+	if (!qid_valid(qid))
+		return;
+	snprintf(name, sizeof(name), "%s.%s", qid, suffix);
+	unlinkat(sp->area_fd[area], name, 0);
+}
+
 int
 spool_create_msg(struct spool *sp, char qid[QUEUE_ID_LEN + 1])
 {

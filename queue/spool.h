@@ -21,6 +21,17 @@ const char *spool_dir(const struct spool *sp);
 /* Generates a fresh queue id and creates incoming/<qid>.msg (O_EXCL, mode 0600), returning a
  * writable descriptor and filling qid. -1 on failure (errno set). */
 int spool_create_msg(struct spool *sp, char qid[QUEUE_ID_LEN + 1]);
+/* Picks a fresh queue id (time-ordered, per-process counter mixed with a random value); the
+ * caller checks it against the messages it knows. */
+void spool_new_qid(struct spool *sp, char qid[QUEUE_ID_LEN + 1]);
+/* Creates an unnamed file (O_TMPFILE) on the spool file system for a message body: no directory
+ * entry until spool_link_body(); it vanishes by itself if we crash. Read-write; -1 on failure. */
+int spool_create_body(struct spool *sp);
+/* Gives an unnamed body file its name <area>/<qid>.msg (linkat through /proc/self/fd). With
+ * durable, the file and the directory are fsynced. 0 or -1 (errno set). */
+int spool_link_body(struct spool *sp, enum spool_area area, const char *qid, int fd, int durable);
+/* Removes <area>/<qid>.<suffix> (best effort). */
+void spool_unlink(struct spool *sp, enum spool_area area, const char *qid, const char *suffix);
 /* Opens the message body read-only. */
 int spool_open_msg(struct spool *sp, enum spool_area area, const char *qid);
 /* Writes the envelope atomically (temp file + rename). With durable, the temp file and the

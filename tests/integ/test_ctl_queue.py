@@ -5,7 +5,7 @@ import signal
 
 import mgtest
 from mgtest import MailGuard, wait_for
-from test_queue_lib import (TrackingSink, queue_list, send_ok, sink_tokens, smtp_send,
+from test_queue_lib import (TrackingSink, queue_list, send_ok, sink_tokens,
     spool_area, wait_queue_empty, wait_tokens)
 
 SENDER = "alice@sender.test"

@@ -9,7 +9,7 @@ import time
 
 import mgtest
 from mgtest import MailGuard, wait_for
-from test_queue_lib import (TrackingSink, queue_list, send_ok, smtp_send, wait_queue_empty,
+from test_queue_lib import (TrackingSink, queue_list, send_ok, wait_queue_empty,
     wait_tokens)
 
 
@@ -219,3 +219,24 @@ def test_pipelining_backend_mixed_recipients_and_content():
     ok = send_ok(mg, rcpts=["ok@example.test"])         # the connection still works after that
     wait_tokens(sink, [ok.token])
     assert sink.count == 2, f"sink got {sink.count} messages, want 2"
+
+
+def test_reload_lowers_concurrency_of_a_known_destination():
+    """delivery_concurrency is reloadable: after lowering it, a destination already in use
+    (whose slow-start limit grew under the old value) gets no more sessions than the new one."""
+    sink = TrackingSink(data_delay=0.3)
+    mg = MailGuard(config={"delivery_concurrency": 8},
+        domains={"example.test": {"transport": sink.transport}}).start()
+    first = send_many(mg, 24, threads=8)
+    wait_tokens(sink, [t.token for t in first], 30)
+    assert sink.max_open_sessions > 2, f"only {sink.max_open_sessions} sessions before reload"
+    mg.configure(config={"delivery_concurrency": 2})
+    mark = mg.log_mark()
+    assert mg.ctl("reload").stdout.strip() == "reloaded"
+    mg.wait_log(r"mailguard/delivery\[\d+\]: info: configuration reloaded", since=mark)
+    assert sink.open_sessions > 2, "the idle connections closed already"
+    sink.max_busy_sessions = 0      # the idle connections from before stay open: count work
+    second = send_many(mg, 12, threads=6)
+    wait_tokens(sink, [t.token for t in second], 30)
+    assert sink.max_busy_sessions <= 2, \
+        f"{sink.max_busy_sessions} transactions at once after lowering delivery_concurrency to 2"

@@ -9,10 +9,9 @@ import email
 import email.policy
 import re
 
-import mgtest
 from mgtest import MailGuard, wait_for
-from test_queue_lib import (CountingRule, TrackingSink, queue_list, send_ok, smtp_send,
-    token_message, wait_queue_empty, wait_tokens)
+from test_queue_lib import (CountingRule, TrackingSink, queue_list, send_ok,
+    wait_queue_empty, wait_tokens)
 
 SENDER = "alice@sender.test"
 FAST = {"retry_min": "1s", "retry_max": "2s"}

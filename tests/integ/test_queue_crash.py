@@ -39,6 +39,7 @@ class Load:
         self.lock = threading.Lock()
         self.accepted = 0
         self.stopping = threading.Event()
+        self.killed = threading.Event()     # set just before the SIGKILL: failures expected
         self.unexpected = []        # failures while the daemon was supposed to be up
 
     def take(self):
@@ -68,20 +69,20 @@ class Load:
                 if tx.final == 250:
                     with self.lock:
                         self.accepted += 1
-                elif not self.stopping.is_set():
+                elif not self.killed.is_set():
                     self.unexpected.append(f"{tx}: {tx.replies}")
                 if sent_on_conn >= PER_CONN:
                     conn.close()
                     conn = None
             except (OSError, ConnectionError) as e:
                 tx.error = f"{type(e).__name__}: {e}"
-                if not self.stopping.is_set():
+                if not self.killed.is_set():
                     self.unexpected.append(f"{tx}")
                 if conn is not None:
                     conn.sock.close()
                 conn = None
-                if self.stopping.is_set():
-                    break
+                if self.killed.is_set():
+                    break           # the daemon is gone: end this phase
         if conn is not None:
             try:
                 conn.close()
@@ -122,8 +123,10 @@ def test_kill9_during_load_loses_no_acknowledged_message():
             60, f"round {rnd}: {target} acknowledged messages before the kill")
         assert load.accepted >= target, f"round {rnd}: load ended at {load.accepted} acks"
         assert not load.unexpected, f"round {rnd}: failures before the kill: {load.unexpected[:5]}"
-        load.stopping.set()
+        # kill while the clients keep sending, so transactions are cut at every stage
+        load.killed.set()
         mg.kill9()
+        load.stopping.set()
         killed_at = load.accepted
         for t in threads:
             t.join(30)
@@ -131,6 +134,7 @@ def test_kill9_during_load_loses_no_acknowledged_message():
         mg.start()
         # the rest of the round's messages go to the restarted daemon
         load.stopping.clear()
+        load.killed.clear()
         tried = load.next
         threads = load.run_phase(mg.port, rnd * 1000 + 500)
         for t in threads:

@@ -305,13 +305,16 @@ def journal_records(path):
 # A sink that also records how many sessions were open at once
 
 class TrackingSink(Sink):
-    """Sink + .open_sessions and .max_open_sessions (connections open at the same time);
+    """Sink + .open_sessions and .max_open_sessions (connections open at the same time),
+    .busy_sessions and .max_busy_sessions (transactions inside DATA at the same time);
     pipelining=True also advertises PIPELINING (RFC 2920; aiosmtpd reads pipelined commands
     in order but does not announce the extension)."""
 
     def __init__(self, *a, pipelining=False, **kw):
         self.open_sessions = 0
         self.max_open_sessions = 0
+        self.busy_sessions = 0          # sessions inside the DATA handler (data_delay) now
+        self.max_busy_sessions = 0
         self.pipelining = pipelining
         self._track = threading.Lock()
         super().__init__(*a, **kw)
@@ -320,8 +323,20 @@ class TrackingSink(Sink):
         s = super()._factory()
         made, lost = s.connection_made, s.connection_lost
         sink = self
+        data = s._handle_hooks["DATA"]          # aiosmtpd collects the hooks at init
+
+        async def handle_data(server, session, envelope):
+            with sink._track:
+                sink.busy_sessions += 1
+                sink.max_busy_sessions = max(sink.max_busy_sessions, sink.busy_sessions)
+            try:
+                return await data(server, session, envelope)
+            finally:
+                with sink._track:
+                    sink.busy_sessions -= 1
+        s._handle_hooks["DATA"] = handle_data
         if self.pipelining:
-            ehlo = s._handle_hooks["EHLO"]      # aiosmtpd collects the hooks at init
+            ehlo = s._handle_hooks["EHLO"]
 
             async def handle_ehlo(server, session, envelope, hostname, responses):
                 responses = await ehlo(server, session, envelope, hostname, responses)

@@ -1,0 +1,50 @@
+"""Journal segments: rotation by size and retirement once every message in a segment is done
+(the disk space of delivered mail comes back), with a restart in between for good measure."""
+
+import threading
+
+import mgtest
+from mgtest import MailGuard, wait_for
+from test_queue_lib import (TrackingSink, journal_segments, send_ok, spool_area, token_message,
+    new_token, wait_queue_empty, wait_tokens)
+
+SEGMENT_MAX = 64 << 20      # queue/queue.c SEGMENT_MAX_BYTES
+
+
+@mgtest.timeout(90)
+def test_segment_rotated_and_retired():
+    """A segment that reaches SEGMENT_MAX_BYTES is rotated; once all its mail is delivered it
+    is removed. (Short name: the control socket path under the test's temporary directory
+    must fit in sun_path.)"""
+    sink = TrackingSink()
+    mg = MailGuard(domains={"example.test": {"transport": sink.transport}}).start()
+    first = journal_segments(mg)[0].name        # the segment current at start
+    size = 1 << 20
+    n = SEGMENT_MAX // size + 4
+    toks = [new_token("big-") for _ in range(n)]
+    lock = threading.Lock()
+    todo = list(toks)
+
+    def work():
+        while True:
+            with lock:
+                if not todo:
+                    return
+                tok = todo.pop()
+            send_ok(mg, data=token_message(tok, size=size), token=tok)
+    ts = [threading.Thread(target=work, daemon=True) for _ in range(4)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(60)
+    wait_tokens(sink, toks, 60)
+    wait_queue_empty(mg)
+    # the full segment is rotated at the next tick and, with nothing live in it, removed
+    wait_for(lambda: first not in [p.name for p in journal_segments(mg)], 10,
+        f"segment {first} to be retired")
+    segs = journal_segments(mg)
+    total = sum(p.stat().st_size for p in segs)
+    assert len(segs) == 1 and total < SEGMENT_MAX // 2, \
+        f"journal after draining: {[(p.name, p.stat().st_size) for p in segs]}"
+    mg.wait_log(r"journal: segment [0-9a-f]{16} retired")
+    assert spool_area(mg, "incoming") == [] and spool_area(mg, "queue") == []
