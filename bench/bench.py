@@ -580,6 +580,22 @@ def percentile(values, q):
     return v[k]
 
 
+def settle_disk(max_seconds=30):
+    """sync, then wait until the kernel reports (almost) no dirty or writeback pages."""
+    os.sync()
+    deadline = time.monotonic() + max_seconds
+    while time.monotonic() < deadline:
+        dirty = 0
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith(("Dirty:", "Writeback:")):
+                    dirty += int(line.split()[1])
+        if dirty < 4096:  # KiB
+            return
+        os.sync()
+        time.sleep(0.2)
+
+
 def run_load(cls, prof, size, sessions, count, cap, tmp_root):
     """Returns a result dict; raises Failure with a clear message if the target cannot run."""
     res = {"target": cls.name, "profile": prof, "notes": []}
@@ -591,6 +607,9 @@ def run_load(cls, prof, size, sessions, count, cap, tmp_root):
     sources = []
     ok = False
     try:
+        # Start from a quiet disk: the previous run's dirty pages (Postfix's queue files, a
+        # removed work dir) would otherwise be written back during this run and skew it.
+        settle_disk()
         sink = Sink(work)
         target = cls(work, sink.port)
         target.start(cap + 120)

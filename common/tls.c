@@ -222,5 +222,6 @@ tls_describe(SSL *ssl, char *dst, size_t size)
 		str_lcpy(dst, "none", size);
 		return;
 	}
-	snprintf(dst, size, "%s %s", SSL_get_version(ssl), SSL_get_cipher_name(ssl));
+	/* one token, so log lines stay key=value: "TLSv1.3/TLS_AES_256_GCM_SHA384" */
+	snprintf(dst, size, "%s/%s", SSL_get_version(ssl), SSL_get_cipher_name(ssl));
 }

@@ -15,7 +15,7 @@ SSL_CTX *tls_client_ctx(int verify, const char **error_r);
  * Returns 0, or -1 with *error_r. */
 int tls_bootstrap(const char *cert_file, const char *key_file, const char *hostname,
     const char **error_r);
-/* Short description of a finished TLS session for logs: "TLSv1.3 TLS_AES_256_GCM_SHA384". */
+/* Short description of a finished TLS session for logs, one token: "TLSv1.3/TLS_AES_256_GCM_SHA384". */
 void tls_describe(SSL *ssl, char *dst, size_t size);
 
 #endif

@@ -178,6 +178,25 @@ client_ready(struct client *c)
 		client_start_job(c, c->job);
 }
 
+/* RFC 3461 §4: xtext-encodes src into dst ('+', '=', and bytes outside 33..126 as +HH). */
+static void
+xtext_encode(const char *src, char *dst, size_t size)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t o = 0;
+
+	for (const unsigned char *p = (const unsigned char *)src; *p && o + 4 < size; p++) {
+		if (*p < 33 || *p > 126 || *p == '+' || *p == '=') {
+			dst[o++] = '+';
+			dst[o++] = hex[*p >> 4];
+			dst[o++] = hex[*p & 15];
+		} else {
+			dst[o++] = (char)*p;
+		}
+	}
+	dst[o] = '\0';
+}
+
 static const char *
 addr_of(struct djob *j, uint32_t i)
 {
@@ -189,7 +208,7 @@ send_rcpt(struct client *c, uint32_t i)
 {
 	struct djob *j = c->job;
 	const struct envelope_rcpt *r = &j->env.rcpts[j->idx[i]];
-	char params[700] = "";
+	char params[1000 + 3 * SMTP_ORCPT_MAX] = "";
 
 	if ((c->caps & SMTP_EXT_DSN) && r->notify) {
 		size_t o = 0;
@@ -211,6 +230,18 @@ send_rcpt(struct client *c, uint32_t i)
 				o += (size_t)snprintf(params + o, sizeof(params) - o, "%sDELAY", sep);
 		}
 	}
+	if ((c->caps & SMTP_EXT_DSN) && r->orcpt != NULL) {
+		/* stored decoded as "type;address"; the address part is xtext again on the wire */
+		const char *semi = strchr(r->orcpt, ';');
+		char enc[3 * SMTP_ORCPT_MAX + 1];
+		size_t o = strlen(params);
+
+		if (semi != NULL && (size_t)(semi - r->orcpt) < 64) {
+			xtext_encode(semi + 1, enc, sizeof(enc));
+			snprintf(params + o, sizeof(params) - o, " ORCPT=%.*s;%s",
+			    (int)(semi - r->orcpt), r->orcpt, enc);
+		}
+	}
 	client_send(c, "RCPT TO:<%s>%s", addr_of(j, i), params);
 }
 
@@ -218,7 +249,7 @@ void
 client_start_job(struct client *c, struct djob *j)
 {
 	const struct envelope *e = &j->env;
-	char params[300] = "";
+	char params[400 + 3 * SMTP_ENVID_MAX] = "";
 	size_t o = 0;
 
 	c->job = j;
@@ -239,6 +270,12 @@ client_start_job(struct client *c, struct djob *j)
 	if ((c->caps & SMTP_EXT_DSN) && e->ret)
 		o += (size_t)snprintf(params + o, sizeof(params) - o, " RET=%s",
 		    e->ret == ENV_RET_FULL ? "FULL" : "HDRS");
+	if ((c->caps & SMTP_EXT_DSN) && e->envid != NULL) {
+		char enc[3 * SMTP_ENVID_MAX + 1];
+
+		xtext_encode(e->envid, enc, sizeof(enc));
+		o += (size_t)snprintf(params + o, sizeof(params) - o, " ENVID=%s", enc);
+	}
 	if (e->smtputf8 && !(c->caps & SMTP_EXT_SMTPUTF8)) {
 		/* RFC 6531 §3.4: cannot relay a SMTPUTF8 message to a server without it */
 		djob_fail_rest(j, ENV_RCPT_FAILED, "5.6.7",

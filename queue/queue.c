@@ -98,6 +98,17 @@ seg_push(uint64_t seq)
 	q.n_segs++;
 }
 
+/* The journal starts a segment by itself after an abandoned one; keep the list in step so that
+ * every record's segment is known (counted, retired in order). */
+static void
+seg_track_current(void)
+{
+	uint64_t cur = journal_current(q.journal);
+
+	if (q.n_segs == 0 || q.segs[q.n_segs - 1].seq != cur)
+		seg_push(cur);
+}
+
 struct qmsg *
 queue_add(const char *qid, enum spool_area area, uint64_t seg)
 {
@@ -140,6 +151,7 @@ queue_forget(struct qmsg *m)
 		struct qseg *s = seg_find(m->seg);
 
 		journal_append_done(q.journal, m->qid);
+		seg_track_current();
 		if (s)
 			s->live--;
 	}
@@ -400,6 +412,7 @@ commit_batch(struct ev_loop *loop, ev_prepare *w, int revents)
 			    strlen(c->envtext), c->m->body_fd, (uint64_t)st.st_size);
 		}
 	}
+	seg_track_current();
 	synced = journal_sync(q.journal) == 0;
 	if (!synced)
 		log_err("journal sync failed: %m; %zu message(s) refused with 452", n);

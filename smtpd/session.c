@@ -360,7 +360,7 @@ session_queue_failed(struct session *s, int code, const char *enh, const char *t
 }
 
 void
-session_on_created(struct session *s, const char *qid, int fd)
+session_on_created(struct session *s, const char *qid, int fd, int sync)
 {
 	snprintf(s->env.qid, sizeof(s->env.qid), "%s", qid);
 	s->body_fd = fd;
@@ -377,7 +377,8 @@ session_on_created(struct session *s, const char *qid, int fd)
 		session_reply(s, "354 End data with <CR><LF>.<CR><LF>");
 		session_data_begin(s);
 	}
-	session_process_input(s);
+	if (!sync)
+		session_process_input(s);
 }
 
 void

@@ -88,7 +88,9 @@ SSL_CTX *smtpd_tls_ctx(void);
 /* True once the smtpd stops: sessions close (421) instead of reading further commands. */
 int smtpd_is_stopping(void);
 /* Sends a request to the queue on behalf of s and puts s in SS_WAIT. */
-void smtpd_queue_create(struct session *s);
+/* Gets s a message file: at once from the pool (returns 1; the session is already in SS_DATA or
+ * SS_BDAT), or by asking the queue (returns 0; s waits in SS_WAIT). */
+int smtpd_queue_create(struct session *s);
 void smtpd_queue_commit(struct session *s, const struct buf *envtext);
 void smtpd_queue_abort(const char *qid);
 void smtpd_session_closed(struct session *s);
@@ -106,7 +108,9 @@ void session_process_input(struct session *s);
  * queue_gone: then no answer will come. */
 void session_shutdown(struct session *s, int queue_gone);
 /* Queue answers */
-void session_on_created(struct session *s, const char *qid, int fd);
+/* sync: called from inside command processing (pool): the caller's loop goes on with the body,
+ * so no input is processed here. */
+void session_on_created(struct session *s, const char *qid, int fd, int sync);
 void session_on_create_failed(struct session *s, int code, const char *enh, const char *text);
 void session_on_committed(struct session *s);
 void session_on_commit_failed(struct session *s, int code, const char *enh, const char *text);

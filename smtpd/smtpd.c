@@ -226,13 +226,59 @@ req_session(uint32_t id)
 	return s;
 }
 
-void
+/* Body files made ahead of need: DATA takes one at once instead of waiting for a round trip
+ * to the queue (two IPC messages and two wake-ups less per message). */
+#define POOL_MAX 32
+#define POOL_LOW 12
+#define POOL_REQ_ID 0xffffffffu
+
+static struct {
+	struct {
+		char qid[QUEUE_ID_LEN + 1];
+		int fd;
+	} item[POOL_MAX];
+	int n;
+	int requested;		/* CREATE requests without an answer */
+	double failing_until;	/* the queue refused (spool full): ask per session meanwhile */
+} pool;
+
+static void
+pool_refill(void)
+{
+	if (sd.shutting_down || pool.n + pool.requested >= POOL_LOW ||
+	    ev_now(role.loop) < pool.failing_until)
+		return;
+	while (pool.n + pool.requested < POOL_MAX) {
+		ipc_send(sd.queue, IPC_QUEUE_CREATE, POOL_REQ_ID, -1, NULL);
+		pool.requested++;
+	}
+}
+
+static void
+pool_drain(void)
+{
+	while (pool.n > 0) {
+		pool.n--;
+		close(pool.item[pool.n].fd);
+		smtpd_queue_abort(pool.item[pool.n].qid);
+	}
+}
+
+int
 smtpd_queue_create(struct session *s)
 {
+	if (pool.n > 0 && !smtpd_is_stopping()) {
+		pool.n--;
+		session_on_created(s, pool.item[pool.n].qid, pool.item[pool.n].fd, 1);
+		pool_refill();
+		return 1;
+	}
 	s->wait_id = req_id(s);
 	s->wait = SW_CREATE;
 	session_enter_state(s, SS_WAIT);
 	ipc_send(sd.queue, IPC_QUEUE_CREATE, s->wait_id, -1, NULL);
+	pool_refill();
+	return 0;
 }
 
 void
@@ -276,13 +322,25 @@ queue_msg(struct ipc_chan *chan, struct ipc_msg *m, void *arg)
 	case IPC_QUEUE_CREATE_OK:
 		ipc_get_strbuf(m, qid, sizeof(qid));
 		ipc_msg_end(m);
+		if (m->id == POOL_REQ_ID) {
+			pool.requested--;
+			if (sd.shutting_down || pool.n == POOL_MAX) {
+				close(m->fd);
+				smtpd_queue_abort(qid);
+				return;
+			}
+			snprintf(pool.item[pool.n].qid, sizeof(pool.item[pool.n].qid), "%s", qid);
+			pool.item[pool.n].fd = m->fd;
+			pool.n++;
+			return;
+		}
 		if ((s = req_session(m->id)) == NULL || s->wait != SW_CREATE) {
 			/* the session went away meanwhile */
 			close(m->fd);
 			smtpd_queue_abort(qid);
 			return;
 		}
-		session_on_created(s, qid, m->fd);
+		session_on_created(s, qid, m->fd, 0);
 		return;
 	case IPC_QUEUE_COMMIT_OK:
 		ipc_get_strbuf(m, qid, sizeof(qid));
@@ -299,6 +357,12 @@ queue_msg(struct ipc_chan *chan, struct ipc_msg *m, void *arg)
 		ipc_get_strbuf(m, enh, sizeof(enh));
 		ipc_get_strbuf(m, text, sizeof(text));
 		ipc_msg_end(m);
+		if (m->id == POOL_REQ_ID) {
+			/* spool full or shutting down: sessions ask for themselves and relay the reply */
+			pool.requested--;
+			pool.failing_until = ev_now(role.loop) + 1.0;
+			return;
+		}
 		if ((s = req_session(m->id)) == NULL)
 			return;
 		if (m->type == IPC_QUEUE_CREATE_FAIL)
@@ -369,6 +433,7 @@ smtpd_shutdown(void)
 {
 	if (!sd.shutting_down) {
 		sd.shutting_down = 1;
+		pool_drain();
 		for (int l = 0; l < sd.n_listen; l++) {
 			ev_io_stop(role.loop, &sd.listen_w[l]);
 			close(sd.listen_w[l].fd);
@@ -412,6 +477,7 @@ smtpd_main(void)
 	ev_timer_init(&sd.accept_retry, accept_retry_cb, 1.0, 0);
 	role_drop_privileges();
 	role_ready();
+	pool_refill();
 	role_run();
 	return 0;
 }

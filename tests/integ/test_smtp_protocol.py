@@ -704,7 +704,6 @@ def test_dsn_params_stored_and_forwarded():
     rcpt = [l for l in lines if l.upper().startswith("RCPT")][0]
     assert "RET=FULL" in mail, f"got {mail!r}, want RET=FULL forwarded"
     assert "NOTIFY=FAILURE" in rcpt, f"got {rcpt!r}, want NOTIFY=FAILURE forwarded"
-    # Not forwarded by delivery/client.c today (reported, not failed): ENVID and ORCPT.
-    missing = [p for p, l in (("ENVID", mail), ("ORCPT", rcpt)) if p + "=" not in l]
-    if missing:
-        print(f"note: delivery does not forward {', '.join(missing)}: {mail!r} {rcpt!r}")
+    # RFC 3461 §5.2/§5.3: ENVID and ORCPT are relayed to a DSN-capable next hop, xtext-encoded.
+    assert "ENVID=abc" in mail, f"got {mail!r}, want ENVID=abc forwarded"
+    assert "ORCPT=rfc822;fwd@dsn.test" in rcpt, f"got {rcpt!r}, want ORCPT forwarded"

@@ -81,8 +81,8 @@ def test_starttls_with_openssl_s_client():
         replies = re.findall(r"^([0-9]{3}) ([0-9.]+) ", out.split("503 5.5.1", 1)[1], re.M)
         assert replies == [("250", "2.1.0"), ("250", "2.1.5"), ("250", "2.0.0"),
             ("221", "2.0.0")], f"{version}: got replies {replies} inside TLS:\n{out}"
-    mg.wait_log(r"NOQUEUE tls client=127\.0\.0\.1 TLSv1\.2 ")
-    mg.wait_log(r"NOQUEUE tls client=127\.0\.0\.1 TLSv1\.3 ")
+    mg.wait_log(r"NOQUEUE tls client=127\.0\.0\.1 TLSv1\.2/")
+    mg.wait_log(r"NOQUEUE tls client=127\.0\.0\.1 TLSv1\.3/")
     assert sink.count == 0
 
 
