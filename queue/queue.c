@@ -528,68 +528,127 @@ sup_msg(struct ipc_chan *chan, struct ipc_msg *msg, void *arg)
 
 /* ---- recovery (doc/queue-format.md, "Recovery") ---- */
 
-struct recovered {
-	char qid[QUEUE_ID_LEN + 1];
-	struct recovered *next;
+/* A set of queue ids (open addressing), for recovery's DONE and restored sets. */
+struct qidset {
+	char (*ids)[QUEUE_ID_LEN + 1];
+	size_t cap, n;
 };
 
-static struct recovered *recovered_list;
+static size_t
+qidset_slot(const struct qidset *set, const char *qid)
+{
+	size_t h = 5381;
+
+	for (const char *p = qid; *p; p++)
+		h = h * 33 + (unsigned char)*p;
+	for (h %= set->cap;; h = (h + 1) % set->cap)
+		if (set->ids[h][0] == '\0' || strcmp(set->ids[h], qid) == 0)
+			return h;
+}
+
+static int
+qidset_has(const struct qidset *set, const char *qid)
+{
+	return set->cap > 0 && set->ids[qidset_slot(set, qid)][0] != '\0';
+}
+
+static void
+qidset_add(struct qidset *set, const char *qid)
+{
+	if (2 * (set->n + 1) > set->cap) {
+		struct qidset bigger = { NULL, set->cap ? set->cap * 2 : 1024, 0 };
+
+		bigger.ids = xcalloc(bigger.cap, sizeof(*bigger.ids));
+		for (size_t i = 0; i < set->cap; i++)
+			if (set->ids[i][0] != '\0')
+				qidset_add(&bigger, set->ids[i]);
+		xfree(set->ids);
+		*set = bigger;
+	}
+	{
+		size_t i = qidset_slot(set, qid);
+
+		if (set->ids[i][0] == '\0') {
+			str_lcpy(set->ids[i], qid, sizeof(set->ids[i]));
+			set->n++;
+		}
+	}
+}
+
+static struct {
+	struct qidset done;		/* DONE records seen (pass 1) */
+	struct qidset restored;		/* committed, not done, restored into incoming/ (pass 2) */
+	int incomplete;			/* a message could not be restored: keep the old segments */
+} rec;
 
 static int
 recovered_has(const char *qid)
 {
-	for (struct recovered *r = recovered_list; r; r = r->next)
-		if (strcmp(r->qid, qid) == 0)
-			return 1;
-	return 0;
+	return qidset_has(&rec.restored, qid);
 }
 
 static void
-recover_commit(const struct journal_rec *rec, void *arg)
+recover_nothing(const struct journal_rec *r, void *arg)
+{
+	(void)r;
+	(void)arg;
+}
+
+static void
+recover_note_done(uint64_t seq, const char *qid, void *arg)
+{
+	(void)seq;
+	(void)arg;
+	qidset_add(&rec.done, qid);
+}
+
+static void
+recover_ignore_done(uint64_t seq, const char *qid, void *arg)
+{
+	(void)seq;
+	(void)qid;
+	(void)arg;
+}
+
+/* Pass 2: restores a committed message that no DONE record finished. A restore that fails
+ * (e.g. the spool is full) is not fatal: the message stays in its journal segment, which is
+ * then kept, and the next start tries again. */
+static void
+recover_commit(const struct journal_rec *r, void *arg)
 {
 	struct envelope env;
 	const char *err;
-	struct recovered *r;
 
 	(void)arg;
-	if (spool_exists(q.spool, SPOOL_QUEUE, rec->qid, "env"))
+	if (qidset_has(&rec.done, r->qid) || qidset_has(&rec.restored, r->qid))
+		return;
+	if (spool_exists(q.spool, SPOOL_QUEUE, r->qid, "env"))
 		return;	/* already made durable on its own */
-	if (spool_restore_msg(q.spool, rec->qid, rec->seg_fd, rec->body_off, rec->body_len) < 0)
-		fatal("recovery: cannot restore %s: %m", rec->qid);
+	if (spool_restore_msg(q.spool, r->qid, r->seg_fd, r->body_off, r->body_len) < 0) {
+		log_crit("recovery: cannot restore %s: %m; it stays in journal segment %016llx, "
+		    "which is kept: free space on the spool and restart", r->qid,
+		    (unsigned long long)r->seq);
+		spool_unlink(q.spool, SPOOL_INCOMING, r->qid, "msg");
+		rec.incomplete = 1;
+		return;
+	}
 	envelope_init(&env);
-	if (spool_read_env(q.spool, SPOOL_INCOMING, rec->qid, &env, &err) < 0) {
+	if (spool_read_env(q.spool, SPOOL_INCOMING, r->qid, &env, &err) < 0) {
 		/* the envelope file was lost or torn: the journal's copy is the truth */
 		envelope_init(&env);
-		if (envelope_parse((struct slice){ rec->env, rec->env_len }, &env, &err) < 0)
-			fatal("recovery: journal envelope of %s invalid: %s", rec->qid, err);
-		if (spool_write_env(q.spool, SPOOL_INCOMING, &env, 0) < 0)
-			fatal("recovery: cannot write envelope of %s: %m", rec->qid);
-	}
-	envelope_clear(&env);
-	if (!recovered_has(rec->qid)) {
-		r = xcalloc(1, sizeof(*r));
-		str_lcpy(r->qid, rec->qid, sizeof(r->qid));
-		r->next = recovered_list;
-		recovered_list = r;
-	}
-}
-
-static void
-recover_done(uint64_t seq, const char *qid, void *arg)
-{
-	struct recovered **pp;
-
-	(void)seq;
-	(void)arg;
-	for (pp = &recovered_list; *pp; pp = &(*pp)->next)
-		if (strcmp((*pp)->qid, qid) == 0) {
-			struct recovered *r = *pp;
-
-			*pp = r->next;
-			xfree(r);
-			spool_remove(q.spool, SPOOL_INCOMING, qid);
+		if (envelope_parse((struct slice){ r->env, r->env_len }, &env, &err) < 0)
+			fatal("recovery: journal envelope of %s invalid: %s", r->qid, err);
+		if (spool_write_env(q.spool, SPOOL_INCOMING, &env, 0) < 0) {
+			log_crit("recovery: cannot write the envelope of %s: %m; it stays in the "
+			    "journal, which is kept", r->qid);
+			envelope_clear(&env);
+			spool_remove(q.spool, SPOOL_INCOMING, r->qid);
+			rec.incomplete = 1;
 			return;
 		}
+	}
+	envelope_clear(&env);
+	qidset_add(&rec.restored, r->qid);
 }
 
 static void
@@ -659,31 +718,40 @@ queue_recover(void)
 	const char *err;
 
 	str_fmt(jdir, sizeof(jdir), "%s/journal", role.cfg->spool_dir);
-	if (journal_recover(jdir, recover_commit, recover_done, NULL, &segs, &n_segs) < 0)
+	/* Pass 1 learns which messages are finished, so pass 2 restores only what is still owed
+	 * (restoring first and removing at the DONE record would need room for all of them). */
+	if (journal_recover(jdir, recover_nothing, recover_note_done, NULL, &segs, &n_segs) < 0)
+		fatal("recovery: cannot read the journal in %s", jdir);
+	xfree(segs);
+	segs = NULL;
+	if (journal_recover(jdir, recover_commit, recover_ignore_done, NULL, &segs, &n_segs) < 0)
 		fatal("recovery: cannot read the journal in %s", jdir);
 	spool_scan(q.spool, SPOOL_INCOMING, recover_incoming_file, &n_incoming);
 	/* Survivors from old segments become individually durable, then the segments go. */
-	for (struct recovered *r = recovered_list; r;) {
-		struct recovered *next = r->next;
+	for (size_t i = 0; i < rec.restored.cap; i++) {
+		const char *qid = rec.restored.ids[i];
 
-		if (spool_make_durable(q.spool, r->qid) < 0)
-			fatal("recovery: cannot make %s durable: %m", r->qid);
+		if (qid[0] == '\0')
+			continue;
+		if (spool_make_durable(q.spool, qid) < 0) {
+			log_crit("recovery: cannot make %s durable: %m; its journal segment is kept", qid);
+			rec.incomplete = 1;
+			continue;
+		}
 		n_restored++;
-		r = next;
 	}
 	spool_scan(q.spool, SPOOL_QUEUE, recover_queue_file, NULL);
-	while (recovered_list) {
-		struct recovered *r = recovered_list;
-
-		recovered_list = r->next;
-		xfree(r);
-	}
 	if ((q.journal = journal_open(jdir, &err)) == NULL)
 		fatal("journal: %s: %m", err);
-	for (size_t i = 0; i < n_segs; i++)
-		if (journal_remove_segment(q.journal, segs[i]) < 0)
-			log_err("cannot remove old journal segment: %m");
+	if (!rec.incomplete) {
+		for (size_t i = 0; i < n_segs; i++)
+			if (journal_remove_segment(q.journal, segs[i]) < 0)
+				log_err("cannot remove old journal segment: %m");
+	}
 	xfree(segs);
+	xfree(rec.done.ids);
+	xfree(rec.restored.ids);
+	memset(&rec, 0, sizeof(rec));
 	seg_push(journal_current(q.journal));
 	log_info("recovery: %zu journal segment(s), %zu message(s) restored from the journal, "
 	    "%zu message(s) queued", n_segs, n_restored, q.n_msgs);
