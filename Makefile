@@ -96,7 +96,8 @@ check: deps
 asan:
 	$(MAKE) BUILD=build-asan CC=clang OPT=-O1 \
 		EXTRA_CFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer" all units
-	BUILD=build-asan tests/run-tests.sh unit golden integ
+	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ASAN_OPTIONS=abort_on_error=1 \
+		BUILD=build-asan tests/run-tests.sh unit golden integ
 
 bench: all units
 	BUILD=$(BUILD) bench/run-bench.sh

@@ -20,7 +20,9 @@
 static void __attribute__((noreturn))
 usage(void)
 {
-	fprintf(stderr, "usage: mailguardctl [-c config_dir] COMMAND\n"
+	fprintf(stderr, "usage: mailguardctl [-c config_dir | -S control_socket] COMMAND\n"
+	    "  -S PATH  talk to this control socket (state_dir/control.sock) without reading the\n"
+	    "           configuration, e.g. to run reload while a configuration file has errors\n"
 	    "commands:\n"
 	    "  reload                 re-read the configuration (like SIGHUP)\n"
 	    "  status                 show the roles' state\n"
@@ -36,24 +38,27 @@ usage(void)
 int
 main(int argc, char **argv)
 {
-	const char *dir = "/etc/mailguard";
-	struct mg_config *cfg;
+	const char *dir = "/etc/mailguard", *sock = NULL;
+	struct mg_config *cfg = NULL;
 	struct sockaddr_un sun;
 	struct buf line, reply;
 	int ch, fd, status = 1;
 	char *nl;
 
-	while ((ch = getopt(argc, argv, "c:")) != -1) {
+	while ((ch = getopt(argc, argv, "c:S:")) != -1) {
 		if (ch == 'c')
 			dir = optarg;
+		else if (ch == 'S')
+			sock = optarg;
 		else
 			usage();
 	}
 	if (optind >= argc)
 		usage();
 	log_init("mailguardctl", 1, LOG_LVL_WARN);
-	if ((cfg = config_load(dir, stderr)) == NULL) {
-		fprintf(stderr, "mailguardctl: configuration in %s has errors\n", dir);
+	if (sock == NULL && (cfg = config_load(dir, stderr)) == NULL) {
+		fprintf(stderr, "mailguardctl: configuration in %s has errors (the daemon keeps "
+		    "running the last valid one; -S STATE_DIR/control.sock reaches it anyway)\n", dir);
 		return 1;
 	}
 	buf_init(&line, CTL_LINE_MAX);
@@ -70,7 +75,9 @@ main(int argc, char **argv)
 	buf_append_char(&line, '\n');
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
-	if (str_fmt(sun.sun_path, sizeof(sun.sun_path), "%s/control.sock", cfg->state_dir) < 0) {
+	if ((sock != NULL && str_fmt(sun.sun_path, sizeof(sun.sun_path), "%s", sock) < 0) ||
+	    (sock == NULL &&
+	    str_fmt(sun.sun_path, sizeof(sun.sun_path), "%s/control.sock", cfg->state_dir) < 0)) {
 		fprintf(stderr, "mailguardctl: state_dir path too long\n");
 		return 1;
 	}
