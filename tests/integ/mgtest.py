@@ -917,6 +917,7 @@ class Sink:
     Sink(rules={"bad@example.test": "550 5.1.1 no such user",
                 "slow@example.test": "451 4.3.0 try later"},
          mail_rules={}, data_reply=None, data_delay=0, tls=False, host="127.0.0.1")
+    port=N binds a fixed port (to bring a stopped back-end back on the same address).
     Rule values: a reply string (non-2xx refuses that recipient / sender), None (accept), a
     (delay_seconds, reply) tuple, or a callable(address, session) returning one of those.
     Addresses match case-insensitively. data_reply: a reply string or callable(envelope) for
@@ -927,7 +928,8 @@ class Sink:
 
     def __init__(self, rules=None, mail_rules=None, data_reply=None, data_delay=0, tls=False,
             cert=None, host="127.0.0.1", hostname="sink.test.local", data_size_limit=64 << 20,
-            smtp_timeout=300, start=True):
+            smtp_timeout=300, start=True, port=0):
+        self._want_port = port      # 0: ephemeral; a fixed port brings a back-end back where it was
         self.rules = {k.lower(): v for k, v in (rules or {}).items()}
         self.mail_rules = {k.lower(): v for k, v in (mail_rules or {}).items()}
         self.data_reply = data_reply
@@ -988,7 +990,7 @@ class Sink:
         fam = socket.AF_INET6 if ":" in self.host else socket.AF_INET
         sock = socket.socket(fam, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((self.host, 0))
+        sock.bind((self.host, self._want_port))
         self.port = sock.getsockname()[1]
         self._loop = asyncio.new_event_loop()
         ready = threading.Event()

@@ -1,9 +1,7 @@
 """Delivery to the back-end: connection reuse, per-destination concurrency, opportunistic
 STARTTLS, a back-end that is down and comes back."""
 
-import asyncio
 import re
-import socket
 import threading
 import time
 
@@ -11,51 +9,6 @@ import mgtest
 from mgtest import MailGuard, wait_for
 from test_queue_lib import (TrackingSink, queue_list, send_ok, wait_queue_empty,
     wait_tokens)
-
-
-class PortSink(TrackingSink):
-    """A TrackingSink that can start on a given port (to stop a back-end and bring it back on
-    the same address; mgtest.Sink always binds port 0)."""
-
-    def __init__(self, *a, port=0, **kw):
-        self._want_port = port
-        super().__init__(*a, **kw)
-
-    def start(self):
-        if not self._want_port:
-            return super().start()
-        import logging
-        logging.getLogger("mail.log").setLevel(logging.WARNING)
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((self.host, self._want_port))
-        self.port = self._want_port
-        self._loop = asyncio.new_event_loop()
-        ready = threading.Event()
-
-        def run():
-            asyncio.set_event_loop(self._loop)
-            server = self._loop.run_until_complete(
-                self._loop.create_server(self._factory, sock=sock, backlog=256))
-            ready.set()
-            self._loop.run_forever()
-            server.close()
-            for c in self._conns:
-                if getattr(c, "transport", None):
-                    c.transport.abort()
-            tasks = [t for t in asyncio.all_tasks(self._loop) if not t.done()]
-            for t in tasks:
-                t.cancel()
-            if tasks:
-                self._loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
-            self._loop.run_until_complete(server.wait_closed())
-            self._loop.close()
-
-        self._thread = threading.Thread(target=run, name=f"sink:{self.port}", daemon=True)
-        self._thread.start()
-        assert ready.wait(10), "sink did not start"
-        mgtest.add_cleanup(self.stop, f"sink :{self.port}")
-        return self
 
 
 def send_many(mg, n, threads=5, **kw):
@@ -159,7 +112,7 @@ def test_backend_down_defers_then_flush_delivers():
         mg.wait_log(rf"{t.qid} to=<user@example.test> .*status=deferred dsn=4\.4\.1")
     q = queue_list(mg)
     assert len(q) == 3 and all(e["rcpts"][0][1] == "pending" for e in q), q
-    sink = PortSink(port=port)
+    sink = TrackingSink(port=port)
     r = mg.ctl("queue", "flush")
     assert r.stdout.startswith("3 message(s)"), r.stdout
     wait_tokens(sink, [t.token for t in txs], 15, "delivery once the back-end is back")
