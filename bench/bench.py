@@ -32,6 +32,8 @@ import time
 import traceback
 from pathlib import Path
 
+from reaper import read_stats  # one /proc parser for the rig (bench/reaper.py)
+
 REPO = Path(__file__).resolve().parents[1]
 BENCH = REPO / "bench"
 PY = "/usr/bin/python3"
@@ -104,22 +106,6 @@ def tail(path, n=20):
 
 # --------------------------------------------------------------------------------------------------
 # /proc accounting
-
-def read_stats():
-    """{pid: (ppid, utime+stime, cutime+cstime, rss_pages)} for every process."""
-    out = {}
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{name}/stat", "rb") as f:
-                s = f.read()
-        except OSError:
-            continue
-        r = s[s.rindex(b")") + 2:].split()
-        out[int(name)] = (int(r[1]), int(r[11]) + int(r[12]), int(r[13]) + int(r[14]), int(r[21]))
-    return out
-
 
 def tree(root, stats):
     kids = {}
@@ -717,14 +703,20 @@ def run_load(cls, prof, size, sessions, count, cap, tmp_root):
             if p.poll() is None:
                 p.kill()
                 p.wait(5)
-        if target is not None:
-            if not ok:
-                target.kill()
-            res["notes"] += target.notes
-        if sink is not None:
-            sink.stop()
-        if ok and not os.environ.get("BENCH_KEEP"):
-            shutil.rmtree(work, ignore_errors=True)
+        end_run(target, sink, res, work, ok)
+
+
+def end_run(target, sink, res, work, ok):
+    """Teardown shared by every run: kill a target that failed, keep its notes, stop the sink,
+    remove the work directory of a good run (unless BENCH_KEEP)."""
+    if target is not None:
+        if not ok:
+            target.kill()
+        res["notes"] += target.notes
+    if sink is not None:
+        sink.stop()
+    if ok and not os.environ.get("BENCH_KEEP"):
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def run_idle(conns, cap, tmp_root):
@@ -776,14 +768,7 @@ def run_idle(conns, cap, tmp_root):
         if idle is not None and idle.poll() is None:
             idle.kill()
             idle.wait(5)
-        if target is not None:
-            if not ok:
-                target.kill()
-            res["notes"] += target.notes
-        if sink is not None:
-            sink.stop()
-        if ok and not os.environ.get("BENCH_KEEP"):
-            shutil.rmtree(work, ignore_errors=True)
+        end_run(target, sink, res, work, ok)
 
 
 # --------------------------------------------------------------------------------------------------

@@ -23,8 +23,9 @@ import sys
 PR_SET_CHILD_SUBREAPER = 36
 
 
-def descendants(root):
-    children = {}
+def read_stats():
+    """{pid: (ppid, utime+stime, cutime+cstime, rss_pages)} for every process."""
+    out = {}
     for name in os.listdir("/proc"):
         if not name.isdigit():
             continue
@@ -33,8 +34,15 @@ def descendants(root):
                 s = f.read()
         except OSError:
             continue
-        ppid = int(s[s.rindex(b")") + 2:].split()[1])
-        children.setdefault(ppid, []).append(int(name))
+        r = s[s.rindex(b")") + 2:].split()
+        out[int(name)] = (int(r[1]), int(r[11]) + int(r[12]), int(r[13]) + int(r[14]), int(r[21]))
+    return out
+
+
+def descendants(root):
+    children = {}
+    for pid, st in read_stats().items():
+        children.setdefault(st[0], []).append(pid)
     out, todo = [], list(children.get(root, []))
     while todo:
         p = todo.pop()

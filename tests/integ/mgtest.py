@@ -1111,6 +1111,25 @@ class Reply:
         return self.raw.decode("utf-8", "replace").rstrip()
 
 
+# RFC 2034 enhanced status code at the start of a reply's text, e.g. "5.7.1 ".
+ENH_RX = re.compile(r"^([245])\.([0-9]{1,3})\.([0-9]{1,3})(?: |$)")
+
+
+def enhanced_code(reply):
+    """The enhanced status code of a Reply's first line ("5.7.1"); asserts there is one."""
+    m = ENH_RX.match(reply.lines[0])
+    assert m, f"reply {str(reply)!r} lacks an enhanced status code (RFC 2034)"
+    return m.group(0).strip()
+
+
+def expect_reply(client, code, line, enh=None):
+    """Sends line on a RawClient, asserts the reply code and, if given, its enhanced code."""
+    r = client.expect(code, line)
+    if enh:
+        assert enhanced_code(r) == enh, f"got {str(r)!r} to {line!r}, want {code} {enh}"
+    return r
+
+
 class RawClient:
     """A byte-level SMTP client for abuse tests: no normalisation of anything it sends.
 

@@ -9,20 +9,10 @@ import mgtest
 from mgtest import MailGuard, RawClient, Sink, wait_for
 
 HOST = "mx.test.local"
-ENH_RX = re.compile(r"^([245])\.([0-9]{1,3})\.([0-9]{1,3})(?: |$)")
 
 
-def enh_of(r):
-    m = ENH_RX.match(r.lines[0])
-    assert m, f"reply {str(r)!r} lacks an enhanced status code (RFC 2034)"
-    return m.group(0).strip()
-
-
-def expect(c, code, line, enh=None):
-    r = c.expect(code, line)
-    if enh:
-        assert enh_of(r) == enh, f"got {str(r)!r} to {line!r}, want {code} {enh}"
-    return r
+enh_of = mgtest.enhanced_code
+expect = mgtest.expect_reply
 
 
 def session(mg):

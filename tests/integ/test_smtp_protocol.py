@@ -19,7 +19,7 @@ DOMAIN = "example.test"
 EXTENSIONS = ["PIPELINING", "SIZE", "STARTTLS", "ENHANCEDSTATUSCODES", "8BITMIME", "DSN",
     "SMTPUTF8", "CHUNKING"]
 # RFC 3463 status-code = class "." subject "." detail; class matches the reply's first digit.
-ENH_RX = re.compile(r"^([245])\.([0-9]{1,3})\.([0-9]{1,3})(?: |$)")
+ENH_RX = mgtest.ENH_RX
 QUEUED_RX = re.compile(r"queued as ([0-9a-f]{16})")
 
 

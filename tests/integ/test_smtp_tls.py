@@ -11,7 +11,6 @@ import mgtest
 from mgtest import MailGuard, RawClient, Sink
 
 HOST = "mx.test.local"
-ENH_RX = re.compile(r"^([245])\.([0-9]{1,3})\.([0-9]{1,3})(?: |$)")
 
 
 def start(tls=False):
@@ -35,11 +34,7 @@ def no_verify(maximum=None, minimum=None, ciphers=None):
     return ctx
 
 
-def expect_enh(c, code, line, enh):
-    r = c.expect(code, line)
-    m = ENH_RX.match(r.lines[0])
-    assert m and m.group(0).strip() == enh, f"got {str(r)!r} to {line!r}, want {code} {enh}"
-    return r
+expect_enh = mgtest.expect_reply
 
 
 def ehlo_keywords(r):
