@@ -28,15 +28,20 @@ enum mg_dns_status {
 };
 
 struct mg_dns_rr {
-	uint16_t type;		/* LDNS_RR_TYPE_* value (1 A, 28 AAAA, 15 MX, 16 TXT, 12 PTR, 5 CNAME, 52 TLSA) */
+	uint16_t type;		/* LDNS_RR_TYPE_* value (1 A, 28 AAAA, 15 MX, 16 TXT, 12 PTR, 5 CNAME, 52 TLSA);
+				 * SPF (99) decodes like TXT, NS like CNAME */
 	uint32_t ttl;
 	union {
 		struct { int family; unsigned char addr[16]; } a;	/* A (AF_INET, 4 octets), AAAA */
-		struct { uint16_t pref; char *host; } mx;		/* host lowercase, no final dot */
-		char *name;						/* CNAME, PTR, NS: lowercase, no final dot */
+		struct { uint16_t pref; char *host; } mx;		/* host lowercase, no final dot
+									 * ("" for the null MX ".", RFC 7505) */
+		char *name;						/* CNAME, PTR, NS: lowercase, no final dot,
+									 * RFC 1035 §5.1 escapes (\. \DDD) */
 		struct { char *data; size_t len; } txt;		/* character-strings joined, NUL-terminated,
 									 * may hold NULs (len is authoritative) */
 		struct { uint8_t usage, selector, mtype; unsigned char *data; size_t len; } tlsa;
+		struct { unsigned char *data; size_t len; } raw;	/* any other type: uncompressed
+									 * RDATA (RFC 3597), NUL after len */
 	} u;
 };
 
@@ -78,23 +83,53 @@ struct mg_dns_query;
 long long mg_dns_now_ms(void);
 
 /* A resolver bound to loop (main thread only, except mg_dns_query_wait). Returns NULL with
- * *error_r set if cfg is unusable (no server, bad address). */
+ * *error_r set if cfg is unusable (no server, bad address, timeout or attempts < 1, udp_size
+ * outside 512..MG_DNS_UDP_MAX and not 0). cfg is copied. Its ev_async watcher stays active
+ * (it counts for ev_run), so owners end their loop with ev_break or by freeing the resolver.
+ * Each attempt uses a fresh connect()ed UDP socket (kernel-chosen source port) and a random id
+ * from getrandom(); dnssec_ok also sets the AD bit (RFC 6840 §5.7) and implies EDNS0 (512 if
+ * udp_size is 0). Attempt k goes to server k % n_servers; SERVFAIL, REFUSED, FORMERR, NOTIMP
+ * or an undecodable answer move on to a server not yet asked, silence waits for timeout_ms. */
 struct mg_dns *mg_dns_new(struct ev_loop *loop, const struct mg_dns_config *cfg, const char **error_r);
+/* Frees the resolver and NULLs *d; safe with queries pending: loop callers' callbacks do not
+ * run, workers blocked in mg_dns_query_wait wake with TEMPFAIL "resolver closed". Loop thread
+ * only, not from inside a worker; no thread may enter mg_dns_query_wait once this starts (stop
+ * or join the pool first). A NULL *d is a no-op. */
 void mg_dns_free(struct mg_dns **d);
 /* Starts a query; cb runs later on the loop (never inside this call), exactly once, unless the
  * query is cancelled first. deadline_ms (mg_dns_now_ms clock, 0 = cfg timeouts only) bounds the
- * whole query including retries and TCP fallback. Loop thread only. */
+ * whole query including retries and TCP fallback. Loop thread only. Never NULL: an invalid name
+ * or a spent deadline is answered (PERMFAIL "invalid name", TEMPFAIL "deadline") through cb
+ * too, without a packet. The handle is valid until cb starts; cb may start, cancel or free
+ * anything, the resolver included. TEMPFAIL errors: "timeout", "deadline", "servfail",
+ * "truncated" (TC over TCP), "connection refused", "network error", "resolver closed". */
 struct mg_dns_query *mg_dns_query(struct mg_dns *d, const char *name, uint16_t type,
     long long deadline_ms, mg_dns_cb *cb, void *arg);
-/* Cancels a pending query (its callback will not run) and NULLs *q. Loop thread only. */
+/* Cancels a pending query (its callback will not run) and NULLs *q. Harmless on NULL and on the
+ * query whose callback is running. Loop thread only. */
 void mg_dns_cancel(struct mg_dns_query **q);
-/* The thread bridge: called from a worker thread (never the loop thread), hands the query to
- * the loop and blocks until the answer or deadline_ms. Returns the result (never NULL). */
+/* The thread bridge: called from a worker thread (never the loop thread: that panics, it would
+ * deadlock), hands the query to the loop (mutex-protected inbox + ev_async_send) and blocks on a
+ * condition variable until the answer or deadline_ms (0 = the worst case of the config). Returns
+ * the result, the caller's (never NULL; TEMPFAIL "deadline" when the wait ran out: a late answer
+ * is dropped by the loop, the request being refcounted). Invalid names fail at once. */
 struct mg_dns_result *mg_dns_query_wait(struct mg_dns *d, const char *name, uint16_t type,
     long long deadline_ms);
-/* Blocking lookup on a private loop, for tools and tests. Never NULL. Any thread. */
+/* Blocking lookup on a private loop, for tools and tests. Never NULL (an unusable cfg gives
+ * TEMPFAIL "no usable resolver"). Any thread. */
 struct mg_dns_result *mg_dns_lookup_blocking(const struct mg_dns_config *cfg, const char *name,
     uint16_t type);
+/* Ready-made struct mg_dns_lookup functions. mg_dns_lookup_fn_blocking: ctx is a
+ * const struct mg_dns_config * (tools, tests; any thread). mg_dns_lookup_fn_wait: ctx is a
+ * struct mg_dns_wait_ctx (filter pool threads; never the loop thread): each lookup waits through
+ * mg_dns_query_wait until the shared deadline, so one deadline bounds a whole message's DNS. */
+struct mg_dns_wait_ctx {
+	struct mg_dns *d;	/* borrowed */
+	long long deadline_ms;	/* mg_dns_now_ms clock, 0 = the config's worst case per lookup */
+};
+struct mg_dns_result *mg_dns_lookup_fn_blocking(void *ctx, const char *name, uint16_t type);
+struct mg_dns_result *mg_dns_lookup_fn_wait(void *ctx, const char *name, uint16_t type);
+/* Frees a result and its records, NULLs *r; NULL or *r NULL is a no-op. Any thread. */
 void mg_dns_result_free(struct mg_dns_result **r);
 /* A result with no records and the given status (for lookups refused before any query, e.g. an
  * invalid name, and for unit-test tables). */
@@ -104,9 +139,24 @@ struct mg_dns_result *mg_dns_result_new(const char *qname, uint16_t qtype, enum 
 /* Decodes one wire response (untrusted, fuzzed): checks id, QR, the question against
  * (qname, qtype), follows CNAMEs from qname inside the answer, keeps at most MG_DNS_RR_MAX
  * records of qtype. Returns 0 with *res_r set, or -1 with *error_r (static) if the message is
- * malformed or does not answer the question; a TC response returns 1 (retry over TCP). */
+ * malformed or does not answer the question; a TC response returns 1 (retry over TCP).
+ * Status from the RCODE: NOERROR -> OK or NODATA; NXDOMAIN; SERVFAIL and unknown RCODEs ->
+ * TEMPFAIL; FORMERR, NOTIMP, REFUSED -> PERMFAIL. A well-formed answer whose records are
+ * unusable (CNAME loop, chain longer than MG_DNS_CNAME_MAX, a TXT record over MG_DNS_TXT_MAX,
+ * bad RDATA) returns 0 with a PERMFAIL result. Any thread; *res_r is the caller's. */
 int mg_dns_parse_response(const unsigned char *wire, size_t len, uint16_t id, const char *qname,
     uint16_t qtype, struct mg_dns_result **res_r, const char **error_r);
+/* mg_dns_parse_response plus *foreign_r (may be NULL): 1 when -1 means the message is not an
+ * answer to this query at all (shorter than a header, other id, QR clear, other opcode or
+ * question). The resolver drops those and keeps listening (RFC 5452 §9.1); any other -1
+ * (a message with our id that ldns cannot decode) ends the attempt as "malformed answer". */
+int mg_dns_parse_reply(const unsigned char *wire, size_t len, uint16_t id, const char *qname,
+    uint16_t qtype, struct mg_dns_result **res_r, int *foreign_r, const char **error_r);
+/* Validates a name to query: non-empty, not the root, at most MG_DNS_NAME_MAX characters without
+ * the final dot, no empty label, labels of at most 63 octets, decodable by ldns (\. and \DDD
+ * escapes allowed). On success copies it lowercased and without the final dot into out (if not
+ * NULL) and returns 0; else -1 with *error_r = "invalid name". Any thread. */
+int mg_dns_name_check(const char *name, char *out, size_t outsize, const char **error_r);
 
 /* The name to query for addr in an IP-keyed zone (RBL/DNSWL, RFC 5782 §2.1/§2.4): reversed
  * octets (IPv4) or nibbles (IPv6) followed by zone. Returns 0, -1 if out is too small. */
