@@ -17,7 +17,7 @@
 enum env_key {
 	K_VERSION, K_QID, K_DIRECTION, K_SESSION_ID, K_ARRIVAL, K_SIZE, K_BODY, K_SMTPUTF8,
 	K_RET, K_ENVID, K_IS_BOUNCE, K_ATTEMPTS, K_NEXT_ATTEMPT, K_CLIENT_ADDR, K_CLIENT_NAME,
-	K_HELO, K_SENDER, K_RCPT, K_END, K_COUNT
+	K_HELO, K_SENDER, K_QUARANTINE, K_HEADER, K_RCPT, K_END, K_COUNT
 };
 
 static const struct slice env_keys[K_COUNT] = {
@@ -25,7 +25,8 @@ static const struct slice env_keys[K_COUNT] = {
 	SLICE_LIT("arrival"), SLICE_LIT("size"), SLICE_LIT("body"), SLICE_LIT("smtputf8"),
 	SLICE_LIT("ret"), SLICE_LIT("envid"), SLICE_LIT("is_bounce"), SLICE_LIT("attempts"),
 	SLICE_LIT("next_attempt"), SLICE_LIT("client_addr"), SLICE_LIT("client_name"),
-	SLICE_LIT("helo"), SLICE_LIT("sender"), SLICE_LIT("rcpt"), SLICE_LIT("end"),
+	SLICE_LIT("helo"), SLICE_LIT("sender"), SLICE_LIT("quarantine"), SLICE_LIT("header"),
+	SLICE_LIT("rcpt"), SLICE_LIT("end"),
 };
 
 #define KEY_BIT(k) (1u << (k))
@@ -96,6 +97,10 @@ envelope_clear(struct envelope *env)
 	xfree(env->client_addr);
 	xfree(env->client_name);
 	xfree(env->envid);
+	xfree(env->quarantine);
+	for (size_t i = 0; i < env->n_headers; i++)
+		xfree(env->headers[i]);
+	xfree(env->headers);
 	envelope_init(env);
 }
 
@@ -139,6 +144,23 @@ envelope_pending(const struct envelope *env)
 	return n;
 }
 
+long long
+envelope_headers_size(const struct envelope *env)
+{
+	long long n = 0;
+
+	for (size_t i = 0; i < env->n_headers; i++)
+		n += (long long)strlen(env->headers[i]) + 2;
+	return n;
+}
+
+void
+envelope_add_header(struct envelope *env, const char *field)
+{
+	env->headers = xreallocarray(env->headers, env->n_headers + 1, sizeof(*env->headers));
+	env->headers[env->n_headers++] = xstrdup(field);
+}
+
 const char *
 envelope_addr_domain(const char *addr)
 {
@@ -162,6 +184,11 @@ envelope_copy(struct envelope *dst, const struct envelope *src)
 	dst->client_addr = dup_or_null(src->client_addr);
 	dst->client_name = dup_or_null(src->client_name);
 	dst->envid = dup_or_null(src->envid);
+	dst->quarantine = dup_or_null(src->quarantine);
+	dst->headers = NULL;
+	dst->n_headers = 0;
+	for (size_t i = 0; i < src->n_headers; i++)
+		envelope_add_header(dst, src->headers[i]);
 	dst->rcpts = NULL;
 	dst->n_rcpts = dst->cap_rcpts = 0;
 	for (size_t i = 0; i < src->n_rcpts; i++) {
@@ -267,6 +294,23 @@ check_str(const char *s, size_t max, int required, int nonempty)
 	return strpbrk(s, "\r\n") == NULL ? 0 : -1;
 }
 
+/* Each prepended field: "Name: value", one line, at most ENVELOPE_HEADER_MAX octets. */
+static int
+headers_validate(const struct envelope *env)
+{
+	for (size_t i = 0; i < env->n_headers; i++) {
+		const char *h = env->headers[i], *colon;
+
+		if (check_str(h, ENVELOPE_HEADER_MAX, 1, 1) < 0 || (colon = strchr(h, ':')) == NULL ||
+		    colon == h)
+			return -1;
+		for (const char *c = h; c < colon; c++)
+			if (*c <= ' ' || *c > '~')
+				return -1;
+	}
+	return 0;
+}
+
 static int
 notify_is_valid(unsigned notify)
 {
@@ -343,6 +387,12 @@ envelope_validate(const struct envelope *env, const char **error_r)
 		*error_r = "bad helo";
 	else if (check_str(env->sender, ENVELOPE_ADDR_MAX, 1, 0) < 0)
 		*error_r = "bad sender";
+	else if (check_str(env->quarantine, ENVELOPE_DIAG_MAX, 0, 0) < 0)
+		*error_r = "bad quarantine";
+	else if (env->n_headers > ENVELOPE_HEADERS_MAX)
+		*error_r = "too many headers";
+	else if (headers_validate(env) < 0)
+		*error_r = "bad header";
 	else if (env->n_rcpts == 0)
 		*error_r = "no recipients";
 	else if (env->n_rcpts > SMTP_RCPT_CAP)
@@ -362,7 +412,7 @@ envelope_validate(const struct envelope *env, const char **error_r)
  * hold because envelope_write validates the lengths first; an escaped byte takes 3 octets and
  * 512 (256) octets cover every key, number, keyword, separator and newline of the lines. */
 #define HEAD_BOUND (512 + 3 * (SMTP_ENVID_MAX + 2 * ENVELOPE_HOST_MAX + ENVELOPE_HELO_MAX + \
-	ENVELOPE_ADDR_MAX))
+	ENVELOPE_ADDR_MAX + ENVELOPE_DIAG_MAX))
 #define RCPT_BOUND (256 + 3 * (ENVELOPE_ADDR_MAX + SMTP_ORCPT_MAX + ENVELOPE_HOST_MAX + \
 	ENVELOPE_DIAG_MAX))
 #define LINE_BOUND (HEAD_BOUND > RCPT_BOUND ? HEAD_BOUND : RCPT_BOUND)
@@ -520,7 +570,10 @@ put_rcpt(char *p, const struct envelope_rcpt *r)
 static char *
 put_head(char *p, const struct envelope *env)
 {
-	p = put_line_num(p, K_VERSION, ENVELOPE_VERSION);
+	/* The lowest version that can express env, so older readers keep reading envelopes
+	 * without filter results. */
+	p = put_line_num(p, K_VERSION, env->quarantine != NULL || env->n_headers > 0 ?
+	    ENVELOPE_VERSION : 1);
 	p = put_line_word(p, K_QID, env->qid);
 	p = put_line_word(p, K_DIRECTION, direction_names[env->direction]);
 	if (env->session_id[0] != '\0')
@@ -552,7 +605,12 @@ envelope_write(const struct envelope *env, struct buf *out)
 	if (envelope_validate(env, &error) < 0)
 		return -1;
 	p = put_head(line, env);
+	p = put_line_str(p, K_QUARANTINE, env->quarantine);
 	failed = buf_append(out, line, (size_t)(p - line)) < 0;
+	for (size_t i = 0; i < env->n_headers && !failed; i++) {
+		p = put_line_str(line, K_HEADER, env->headers[i]);
+		failed = buf_append(out, line, (size_t)(p - line)) < 0;
+	}
 	for (size_t i = 0; i < env->n_rcpts && !failed; i++) {
 		p = put_rcpt(line, &env->rcpts[i]);
 		failed = buf_append(out, line, (size_t)(p - line)) < 0;
@@ -938,6 +996,20 @@ parse_key(struct envelope *env, enum env_key k, struct slice v, int has_value,
 		return parse_str_key(v, has_value, ENVELOPE_HELO_MAX, &env->helo, error_r);
 	case K_SENDER:
 		return parse_str_key(v, has_value, ENVELOPE_ADDR_MAX, &env->sender, error_r);
+	case K_QUARANTINE:
+		return dec_value(v, ENVELOPE_DIAG_MAX, &env->quarantine, error_r);
+	case K_HEADER: {
+		char *h;
+		if (env->n_headers == ENVELOPE_HEADERS_MAX) {
+			*error_r = "too many headers";
+			return -1;
+		}
+		if (dec_value(v, ENVELOPE_HEADER_MAX, &h, error_r) < 0)
+			return -1;
+		env->headers = xreallocarray(env->headers, env->n_headers + 1, sizeof(*env->headers));
+		env->headers[env->n_headers++] = h;
+		return 0;
+	}
 	case K_RCPT:
 		return parse_rcpt(env, v, error_r);
 	case K_END:
@@ -982,11 +1054,11 @@ parse_version(struct slice line, const char **error_r)
 		*error_r = "bad version line";
 		return -1;
 	}
-	if (n != ENVELOPE_VERSION) {
+	if (n < 1 || n > ENVELOPE_VERSION) {
 		*error_r = "unsupported envelope version";
 		return -1;
 	}
-	return 0;
+	return (int)n;
 }
 
 int
@@ -994,7 +1066,7 @@ envelope_parse(struct slice text, struct envelope *env, const char **error_r)
 {
 	const char *p = text.p, *end = text.p + text.len;
 	unsigned seen = 0;
-	int last = -1;
+	int last = -1, version = 0;
 
 	if (text.len > ENVELOPE_FILE_MAX) {
 		*error_r = "envelope too large";
@@ -1014,7 +1086,7 @@ envelope_parse(struct slice text, struct envelope *env, const char **error_r)
 		line = (struct slice){ p, (size_t)(nl - p) };
 		p = nl + 1;
 		if (last < 0) {
-			if (parse_version(line, error_r) < 0)
+			if ((version = parse_version(line, error_r)) < 0)
 				goto fail;
 			seen |= KEY_BIT(K_VERSION);
 			last = K_VERSION;
@@ -1028,11 +1100,12 @@ envelope_parse(struct slice text, struct envelope *env, const char **error_r)
 			*error_r = "trailing space after key";
 			goto fail;
 		}
-		if ((k = key_lookup(key, last + 1)) < 0) {
+		if ((k = key_lookup(key, last + 1)) < 0 ||
+		    (version < 2 && (k == K_QUARANTINE || k == K_HEADER))) {
 			*error_r = "unknown key";
 			goto fail;
 		}
-		if (k < last || (k == last && k != K_RCPT)) {
+		if (k < last || (k == last && k != K_RCPT && k != K_HEADER)) {
 			*error_r = (seen & KEY_BIT(k)) ? "duplicate key" : "key out of order";
 			goto fail;
 		}
@@ -1043,6 +1116,11 @@ envelope_parse(struct slice text, struct envelope *env, const char **error_r)
 	}
 	if (p != end) {
 		*error_r = "data after end marker";
+		goto fail;
+	}
+	if (version == 2 && env->quarantine == NULL && env->n_headers == 0) {
+		/* one text per envelope: the writer uses version 1 unless version-2 keys exist */
+		*error_r = "version 2 without quarantine or header";
 		goto fail;
 	}
 	if ((seen & KEYS_REQUIRED) != KEYS_REQUIRED) {

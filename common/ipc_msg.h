@@ -4,7 +4,7 @@
  * each exchange). Bump IPC_VERSION whenever a message or its payload changes. Payload layouts are
  * written next to each type as the sequence of ipc_put_* calls; readers mirror them exactly. */
 
-#define IPC_VERSION 1
+#define IPC_VERSION 2
 
 enum ipc_type {
 	/* role -> supervisor: u32 IPC_VERSION, str role name. Sent once set-up is complete. */
@@ -36,16 +36,44 @@ enum ipc_type {
 	 * str status, str diag), str relay (host[addr]:port or NULL), str tls (summary or NULL). */
 	IPC_DELIVER_RESULT,
 
+	/* smtpd -> filter, id = 0: str sid, str client address, u32 FILTER_CLIENT_* flags. A
+	 * session began: the filter starts connect-time work (RBL/DNSWL lookups). */
+	IPC_FILTER_CONNECT = 80,
+	/* smtpd -> filter, id = 0: str sid, str helo (may be empty), str sender ("" = null sender).
+	 * MAIL was accepted: the filter forgets the previous transaction and starts SPF. */
+	IPC_FILTER_MAIL,
+	/* smtpd -> filter, id = request: str sid, str envelope text (envelope_write; qid set,
+	 * direction, recipients all of one policy group); fd = the message, read-only. */
+	IPC_FILTER_CHECK,
+	/* filter -> smtpd, id = request: u32 enum filter_action, str enhanced status, str reply
+	 * text (no code), str score ("%.2f"), str symbols ("NAME(score),..."), str headers (header
+	 * fields to prepend, one per line, unfolded, '\n'-separated, no CR), str log detail. */
+	IPC_FILTER_VERDICT,
+	/* smtpd -> filter, id = 0: str sid. The session ended: drop its state. */
+	IPC_FILTER_END,
+
 	/* supervisor -> queue, id = request: u32 argc, argc x str. A mailguardctl command. */
 	IPC_CTL_REQUEST = 60,
 	/* queue -> supervisor, id = request: u32 exit status, str output text. */
 	IPC_CTL_REPLY,
 };
 
+/* IPC_FILTER_CONNECT flags */
+#define FILTER_CLIENT_MYNETWORKS 0x1	/* trusted network: outbound checks only */
+
+/* IPC_FILTER_VERDICT actions, in increasing severity. */
+enum filter_action {
+	FILTER_DELIVER = 0,	/* 250; prepend the headers */
+	FILTER_QUARANTINE,	/* 250; store in quarantine with the verdict */
+	FILTER_GREYLIST,	/* 451 4.7.1 */
+	FILTER_TEMPFAIL,	/* 451 4.3.x / 4.7.x: filter busy, DNS temporary failure */
+	FILTER_REJECT,		/* 550 5.7.1 */
+};
+
 /* Fixed descriptor numbers in each role after exec (set by the supervisor). */
 #define ROLE_FD_SUPERVISOR 3
-#define ROLE_FD_PEER1 4		/* smtpd: queue; queue: smtpd; delivery: queue */
-#define ROLE_FD_PEER2 5		/* queue: delivery */
-#define ROLE_FD_LISTEN0 5	/* smtpd: first listening socket */
+#define ROLE_FD_PEER1 4		/* smtpd: queue; queue: smtpd; delivery: queue; filter: smtpd */
+#define ROLE_FD_PEER2 5		/* queue: delivery; smtpd: filter */
+#define ROLE_FD_LISTEN0 6	/* smtpd: first listening socket */
 
 #endif

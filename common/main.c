@@ -60,5 +60,7 @@ main(int argc, char **argv)
 		return queue_main();
 	if (strcmp(xrole, "delivery") == 0)
 		return delivery_main();
+	if (strcmp(xrole, "filter") == 0)
+		return filter_main();
 	fatal("unknown role %s", xrole);
 }

@@ -38,6 +38,7 @@ void role_drop_privileges(void);
 int smtpd_main(void);
 int queue_main(void);
 int delivery_main(void);
+int filter_main(void);
 int supervisor_main(const char *config_dir, int foreground);
 
 #endif

@@ -39,8 +39,8 @@
 #define CTL_LINE_MAX 4096
 #define CTL_CLIENTS_MAX 32
 
-enum sup_child { CHILD_SMTPD, CHILD_QUEUE, CHILD_DELIVERY, CHILD_COUNT };
-static const char *const child_names[CHILD_COUNT] = { "smtpd", "queue", "delivery" };
+enum sup_child { CHILD_SMTPD, CHILD_QUEUE, CHILD_DELIVERY, CHILD_FILTER, CHILD_COUNT };
+static const char *const child_names[CHILD_COUNT] = { "smtpd", "queue", "delivery", "filter" };
 
 struct sup_listener {
 	int fd;
@@ -269,14 +269,15 @@ sup_spawn(enum sup_child which, const int *fds, int nfds)
 static void
 sup_start_children(void)
 {
-	int sp[CHILD_COUNT][2], sq[2], qd[2];
+	int sp[CHILD_COUNT][2], sq[2], qd[2], sf[2];
 	int fds[64];
 
 	for (int i = 0; i < CHILD_COUNT; i++)
 		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sp[i]) < 0)
 			fatal("socketpair: %m");
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sq) < 0 ||
-	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, qd) < 0)
+	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, qd) < 0 ||
+	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sf) < 0)
 		fatal("socketpair: %m");
 
 	fds[0] = sp[CHILD_QUEUE][1];
@@ -288,16 +289,23 @@ sup_start_children(void)
 	fds[1] = qd[1];
 	sup_spawn(CHILD_DELIVERY, fds, 2);
 
+	fds[0] = sp[CHILD_FILTER][1];
+	fds[1] = sf[1];
+	sup_spawn(CHILD_FILTER, fds, 2);
+
 	fds[0] = sp[CHILD_SMTPD][1];
 	fds[1] = sq[0];
+	fds[2] = sf[0];
 	for (size_t i = 0; i < sup.n_listeners && i < 60; i++)
-		fds[2 + i] = sup.listeners[i].fd;
-	sup_spawn(CHILD_SMTPD, fds, 2 + (int)sup.n_listeners);
+		fds[3 + i] = sup.listeners[i].fd;
+	sup_spawn(CHILD_SMTPD, fds, 3 + (int)sup.n_listeners);
 
 	close(sq[0]);
 	close(sq[1]);
 	close(qd[0]);
 	close(qd[1]);
+	close(sf[0]);
+	close(sf[1]);
 	for (size_t i = 0; i < sup.n_listeners; i++)
 		close(sup.listeners[i].fd);
 	for (int i = 0; i < CHILD_COUNT; i++) {

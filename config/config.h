@@ -49,6 +49,22 @@ struct mg_header_rule {		/* header_rewrite: see mailguard.conf(5) */
 	char *text;		/* the rule as written; parsed and applied by delivery (issue B) */
 };
 
+/* rbl = ZONE SCORE [CODE,...]: a DNSBL (positive score) or DNSWL (negative score) queried at
+ * connect time (RFC 5782); CODEs are the 127.0.0.x answers that count (none = any 127/8). */
+#define MG_RBL_CODES_MAX 16
+struct mg_rbl {
+	char *zone;
+	char *symbol;		/* RBL_<ZONE> upper-cased, non-alphanumerics as '_' */
+	double score;
+	uint32_t codes[MG_RBL_CODES_MAX];	/* host byte order */
+	size_t n_codes;
+};
+/* score = SYMBOL VALUE: overrides the built-in score of a filter symbol. */
+struct mg_score {
+	char *name;
+	double value;
+};
+
 struct mg_domain {
 	char *name;		/* lower-case domain, equal to the file name without .conf */
 	char *file;
@@ -99,6 +115,19 @@ struct mg_config {
 	long long delivery_timeout_data;
 	char *log_level;
 	int commit_batch_usec;	/* group-commit gathering window */
+	/* [global] DNS and filter (issue C) */
+	char **resolvers;	/* "addr:port" of recursive resolvers */
+	size_t n_resolvers;
+	int dns_timeout_ms, dns_attempts;
+	int filter_threads, filter_queue_max;
+	long long filter_timeout;	/* seconds a message's checks may take, DNS included */
+	struct mg_rbl *rbl;
+	size_t n_rbl;
+	struct mg_score *scores;
+	size_t n_scores;
+	long long greylist_delay, greylist_retry_window, greylist_pass_lifetime;
+	char *psl_file;
+	struct cidr_list xclient_networks;	/* clients allowed to send XCLIENT (tests) */
 	/* protected domains, sorted by name */
 	struct mg_domain *domains;
 	size_t n_domains;

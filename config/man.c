@@ -200,7 +200,7 @@ static const char *const tail[] = {
 	".PP",
 	"A hit in an allow list delivers the message without spam checks, a hit in a block list",
 	"rejects it; a domain's lists take precedence over the global ones.",
-	"Lists take effect with issue C.",
+	"The filter applies them to inbound mail: per-domain lists before global ones, allow before block.",
 	".SH DIAGNOSTICS",
 	"Every problem found is reported, one per line, as",
 	".IP",

@@ -78,7 +78,7 @@ print_list(FILE *out, const char *name, const struct mg_list *l)
 		fprintf(out, "no file");
 	else
 		fprintf(out, "%zu %s", l->n, l->n == 1 ? "entry" : "entries");
-	fprintf(out, " (takes effect with issue C)\n");
+	fprintf(out, "\n");
 }
 
 void

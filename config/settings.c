@@ -129,6 +129,61 @@ const struct setting config_settings[] = {
 	  .doc = "Microseconds the queue waits to gather more messages into one disk commit; 0 "
 		 "commits as soon as a message is complete." },
 
+	{ .name = "resolvers", .scope = SCOPE_GLOBAL, .type = T_LISTEN, .def = "127.0.0.1:53",
+	  .reloadable = 0, .issue = "C", .off = G(resolvers, char **), .off2 = G(n_resolvers, size_t),
+	  .doc = "Recursive DNS resolvers (address:port, at most 4) the filter asks; a validating "
+		 "resolver such as unbound on the same host is recommended." },
+	{ .name = "dns_timeout_ms", .scope = SCOPE_GLOBAL, .type = T_INT, .def = "2000",
+	  .min = 50, .max = 30000, .reloadable = 0, .issue = "C", GI(dns_timeout_ms),
+	  .doc = "Milliseconds to wait for one DNS answer before trying the next resolver." },
+	{ .name = "dns_attempts", .scope = SCOPE_GLOBAL, .type = T_INT, .def = "2",
+	  .min = 1, .max = 5, .reloadable = 0, .issue = "C", GI(dns_attempts),
+	  .doc = "Rounds over all resolvers before a DNS query fails temporarily." },
+	{ .name = "filter_threads", .scope = SCOPE_GLOBAL, .type = T_INT, .def = "4",
+	  .min = 1, .max = 64, .reloadable = 0, .issue = "C", GI(filter_threads),
+	  .doc = "Worker threads of the filter role (SPF, DKIM, ARC, DMARC, greylisting)." },
+	{ .name = "filter_queue_max", .scope = SCOPE_GLOBAL, .type = T_INT, .def = "512",
+	  .min = 1, .max = 100000, .reloadable = 0, .issue = "C", GI(filter_queue_max),
+	  .doc = "Jobs waiting for a filter thread; when full, messages get 451 4.3.2." },
+	{ .name = "filter_timeout", .scope = SCOPE_GLOBAL, .type = T_DURATION, .def = "20s",
+	  .min = 1, .max = 300, .reloadable = 1, .issue = "C", GI(filter_timeout),
+	  .doc = "Time a message's checks may take, DNS included (its DNS budget); layers not "
+		 "done by then count as temporary errors." },
+	{ .name = "rbl", .scope = SCOPE_GLOBAL, .type = T_RBL, .def = "", .reloadable = 1,
+	  .issue = "C", .off = G(rbl, struct mg_rbl *), .off2 = G(n_rbl, size_t),
+	  .flags = SET_REPEAT | SET_EMPTY_OK,
+	  .doc = "A DNS block or allow list queried when a client connects: \"ZONE SCORE "
+		 "[CODE,...]\", e.g. \"zen.example 3.5 127.0.0.2,127.0.0.3\"; a negative score makes "
+		 "it an allow list (DNSWL). CODEs are the answers that count (default: any "
+		 "127.0.0.0/8 address). Repeat the line for more lists." },
+	{ .name = "score", .scope = SCOPE_GLOBAL, .type = T_SCORE, .def = "", .reloadable = 1,
+	  .issue = "C", .off = G(scores, struct mg_score *), .off2 = G(n_scores, size_t),
+	  .flags = SET_REPEAT | SET_EMPTY_OK,
+	  .doc = "\"SYMBOL VALUE\": the score a filter symbol adds (e.g. \"SPF_FAIL 3\"), "
+		 "replacing its built-in value. Repeat the line for more symbols." },
+	{ .name = "greylist_delay", .scope = SCOPE_GLOBAL, .type = T_DURATION, .def = "5m",
+	  .min = 0, .max = DAY, .reloadable = 1, .issue = "C", GI(greylist_delay),
+	  .doc = "A greylisted triplet retried sooner than this after its first attempt is "
+		 "deferred again." },
+	{ .name = "greylist_retry_window", .scope = SCOPE_GLOBAL, .type = T_DURATION, .def = "4h",
+	  .min = 1, .max = 7 * DAY, .reloadable = 1, .issue = "C", GI(greylist_retry_window),
+	  .doc = "Time after the first attempt within which a retry passes; later, greylisting "
+		 "starts over. Must exceed greylist_delay." },
+	{ .name = "greylist_pass_lifetime", .scope = SCOPE_GLOBAL, .type = T_DURATION,
+	  .def = "35d", .min = 1, .max = 366 * DAY, .reloadable = 1, .issue = "C",
+	  GI(greylist_pass_lifetime),
+	  .doc = "How long a triplet that passed keeps passing without delay; refreshed by each "
+		 "message." },
+	{ .name = "psl_file", .scope = SCOPE_GLOBAL, .type = T_PATH,
+	  .def = "/usr/share/publicsuffix/public_suffix_list.dat", .reloadable = 0, .issue = "C",
+	  .off = G(psl_file, char *),
+	  .doc = "Public Suffix List used to find organisational domains for DMARC." },
+	{ .name = "xclient_networks", .scope = SCOPE_GLOBAL, .type = T_CIDR_LIST, .def = "",
+	  .reloadable = 1, .issue = "C", .off = G(xclient_networks, struct cidr_list),
+	  .flags = SET_EMPTY_OK,
+	  .doc = "Clients allowed to use XCLIENT ADDR=/NAME=/HELO= to present another client's "
+		 "identity (a test harness or a trusted front-end proxy). Empty: nobody." },
+
 	/* ---- domains.d/<domain>.conf ---- */
 	{ .name = "transport", .scope = SCOPE_DOMAIN, .type = T_HOSTPORT, .reloadable = 1,
 	  .issue = "A", .off = D(transport_host, char *), .off2 = D(transport_port, int),
@@ -208,5 +263,6 @@ config_setting_find(const char *name, enum setting_scope scope)
 int
 config_setting_in_effect(const struct setting *s)
 {
-	return strcmp(s->issue, "A") == 0;
+	/* Issues whose settings the daemon applies today. */
+	return strcmp(s->issue, "A") == 0 || strcmp(s->issue, "C") == 0;
 }

@@ -33,6 +33,8 @@ enum setting_type {
 			 * off2, int "use MX" at off3 */
 	T_RATE,		/* N/sec|min|hour|day or empty; long count at off, long period at off2 */
 	T_HEADER_RULES,	/* header_rewrite rules; struct mg_header_rule * at off, size_t at off2 */
+	T_RBL,		/* "ZONE SCORE [CODE,...]"; struct mg_rbl * at off, size_t at off2 */
+	T_SCORE,	/* "SYMBOL SCORE"; struct mg_score * at off, size_t at off2 */
 	T_COUNT_
 };
 

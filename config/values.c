@@ -6,6 +6,7 @@
 #include "config/settings.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
@@ -1049,6 +1050,176 @@ expected_header_rules(const struct setting *s, struct buf *out)
 	    "'sender old new'");
 }
 
+/* ---- rbl and score lines ---- */
+
+/* A DNS zone name: dot-separated labels of letters, digits, '-' and '_', 1-63 octets each. */
+static int
+zone_is_valid(const char *z)
+{
+	size_t label = 0, n = strlen(z);
+
+	if (n == 0 || n > 240 || z[n - 1] == '.')
+		return 0;
+	for (const char *c = z; *c; c++) {
+		if (*c == '.') {
+			if (label == 0)
+				return 0;
+			label = 0;
+		} else if (isalnum((unsigned char)*c) || *c == '-' || *c == '_') {
+			if (++label > 63)
+				return 0;
+		} else
+			return 0;
+	}
+	return 1;
+}
+
+static int
+parse_rbl(const struct setting *s, const char *v, void *obj, struct value_error *e)
+{
+	struct mg_rbl **f = FIELD(obj, s->off, struct mg_rbl *);
+	size_t *n = FIELD(obj, s->off2, size_t);
+	char tmp[1024], *fields[4];
+	struct mg_rbl r = { 0 };
+	const char *why;
+	int nf;
+
+	if (*v == '\0')
+		return 0;
+	if (str_lcpy(tmp, v, sizeof(tmp)) >= sizeof(tmp) ||
+	    (nf = str_split(tmp, " \t", fields, 4)) < 2 || nf > 3) {
+		set_bad(e, v, strlen(v), "expected ZONE SCORE [CODE,...]");
+		return -1;
+	}
+	if (!zone_is_valid(fields[0])) {
+		set_bad(e, fields[0] - tmp + v, strlen(fields[0]), "a DNS zone");
+		return -1;
+	}
+	if (strnum_double(fields[1], -1000, 1000, &r.score, &why) < 0) {
+		set_bad(e, fields[1] - tmp + v, strlen(fields[1]), "a score from -1000 to 1000");
+		return -1;
+	}
+	if (nf == 3) {
+		char *codes[MG_RBL_CODES_MAX + 1];
+		int nc = str_split(fields[2], ",", codes, MG_RBL_CODES_MAX + 1);
+		for (int i = 0; i < nc; i++) {
+			struct in_addr a;
+			if (nc > MG_RBL_CODES_MAX || inet_pton(AF_INET, codes[i], &a) != 1 ||
+			    (ntohl(a.s_addr) >> 24) != 127) {
+				set_bad(e, fields[2] - tmp + v, strlen(v) - (size_t)(fields[2] - tmp),
+				    "at most 16 comma-separated 127.x.x.x answer codes");
+				return -1;
+			}
+			r.codes[r.n_codes++] = ntohl(a.s_addr);
+		}
+	}
+	r.zone = str_lower(xstrdup(fields[0]));
+	r.symbol = xasprintf("RBL_%s", fields[0]);
+	for (char *c = r.symbol + 4; *c; c++)
+		*c = isalnum((unsigned char)*c) ? (char)toupper((unsigned char)*c) : '_';
+	*f = xreallocarray(*f, *n + 1, sizeof(**f));
+	(*f)[(*n)++] = r;
+	return 0;
+}
+
+static void
+format_rbl(const struct setting *s, const void *obj, struct buf *out)
+{
+	const struct mg_rbl *r = *CFIELD(obj, s->off, struct mg_rbl *);
+	size_t n = *CFIELD(obj, s->off2, size_t);
+
+	for (size_t i = 0; i < n; i++) {
+		buf_printf(out, "%s%s %.15g", i ? "\n" : "", r[i].zone, r[i].score);
+		for (size_t j = 0; j < r[i].n_codes; j++)
+			buf_printf(out, "%s%u.%u.%u.%u", j ? "," : " ", r[i].codes[j] >> 24,
+			    (r[i].codes[j] >> 16) & 255, (r[i].codes[j] >> 8) & 255, r[i].codes[j] & 255);
+	}
+}
+
+static void
+free_rbl(const struct setting *s, void *obj)
+{
+	struct mg_rbl **f = FIELD(obj, s->off, struct mg_rbl *);
+	size_t *n = FIELD(obj, s->off2, size_t);
+
+	for (size_t i = 0; i < *n; i++) {
+		xfree((*f)[i].zone);
+		xfree((*f)[i].symbol);
+	}
+	xfree(*f);
+	*f = NULL;
+	*n = 0;
+}
+
+static void
+expected_rbl(const struct setting *s, struct buf *out)
+{
+	(void)s;
+	buf_append_str(out, "ZONE SCORE [CODE,...] (e.g. zen.example 3.5 127.0.0.2,127.0.0.4)");
+}
+
+static int
+parse_score(const struct setting *s, const char *v, void *obj, struct value_error *e)
+{
+	struct mg_score **f = FIELD(obj, s->off, struct mg_score *);
+	size_t *n = FIELD(obj, s->off2, size_t);
+	char tmp[256], *fields[3];
+	const char *why;
+	double x;
+	int nf;
+
+	if (*v == '\0')
+		return 0;
+	if (str_lcpy(tmp, v, sizeof(tmp)) >= sizeof(tmp) ||
+	    (nf = str_split(tmp, " \t", fields, 3)) != 2) {
+		set_bad(e, v, strlen(v), "expected SYMBOL VALUE");
+		return -1;
+	}
+	for (const char *c = fields[0]; *c; c++)
+		if (!isupper((unsigned char)*c) && !isdigit((unsigned char)*c) && *c != '_') {
+			set_bad(e, v, strlen(fields[0]), "a symbol of A-Z, 0-9 and _");
+			return -1;
+		}
+	if (strlen(fields[0]) > 64 || strnum_double(fields[1], -1000, 1000, &x, &why) < 0) {
+		set_bad(e, v, strlen(v), "a symbol and a score from -1000 to 1000");
+		return -1;
+	}
+	*f = xreallocarray(*f, *n + 1, sizeof(**f));
+	(*f)[*n].name = xstrdup(fields[0]);
+	(*f)[(*n)++].value = x;
+	return 0;
+}
+
+static void
+format_score(const struct setting *s, const void *obj, struct buf *out)
+{
+	const struct mg_score *r = *CFIELD(obj, s->off, struct mg_score *);
+	size_t n = *CFIELD(obj, s->off2, size_t);
+
+	for (size_t i = 0; i < n; i++)
+		buf_printf(out, "%s%s %.15g", i ? "\n" : "", r[i].name, r[i].value);
+}
+
+static void
+free_score(const struct setting *s, void *obj)
+{
+	struct mg_score **f = FIELD(obj, s->off, struct mg_score *);
+	size_t *n = FIELD(obj, s->off2, size_t);
+
+	for (size_t i = 0; i < *n; i++)
+		xfree((*f)[i].name);
+	xfree(*f);
+	*f = NULL;
+	*n = 0;
+}
+
+static void
+expected_score(const struct setting *s, struct buf *out)
+{
+	(void)s;
+	buf_append_str(out, "SYMBOL VALUE (e.g. SPF_FAIL 3)");
+}
+
 /* ---- dispatch ---- */
 
 static const struct type_ops type_ops[T_COUNT_] = {
@@ -1079,6 +1250,8 @@ static const struct type_ops type_ops[T_COUNT_] = {
 	[T_RATE] = { "rate", 1, parse_rate, format_rate, free_none, expected_rate },
 	[T_HEADER_RULES] = { "rule", 0, parse_header_rules, format_header_rules,
 		free_header_rules, expected_header_rules },
+	[T_RBL] = { "list entry", 0, parse_rbl, format_rbl, free_rbl, expected_rbl },
+	[T_SCORE] = { "score", 0, parse_score, format_score, free_score, expected_score },
 };
 
 int

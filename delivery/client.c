@@ -54,21 +54,23 @@ struct client *
 client_new(struct dest *d)
 {
 	struct client *c = xcalloc(1, sizeof(*c));
-	int fd = socket(d->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	const struct sockaddr_storage *addr = &d->addrs[d->cur_addr];
+	int fd = socket(addr->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	char a[64] = "?";
 
 	c->dest = d;
-	if (d->addr.ss_family == AF_INET)
-		inet_ntop(AF_INET, &((struct sockaddr_in *)&d->addr)->sin_addr, a, sizeof(a));
+	if (addr->ss_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)addr)->sin_addr, a, sizeof(a));
 	else
-		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&d->addr)->sin6_addr, a, sizeof(a));
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)addr)->sin6_addr, a, sizeof(a));
 	snprintf(c->peer, sizeof(c->peer), "%s[%s]:%d", d->host, a, d->port);
 	snprintf(c->tlsdesc, sizeof(c->tlsdesc), "none");
 	if (fd < 0) {
 		xfree(c);
 		return NULL;
 	}
-	if (connect(fd, (struct sockaddr *)&d->addr, d->addrlen) < 0 && errno != EINPROGRESS) {
+	if (connect(fd, (const struct sockaddr *)addr, d->addrlens[d->cur_addr]) < 0 &&
+	    errno != EINPROGRESS) {
 		close(fd);
 		xfree(c);
 		return NULL;
@@ -144,6 +146,12 @@ client_abort(struct client *c, const char *status, const char *why)
 	char diag[512];
 
 	c->job = NULL;
+	if (j && c->state == CS_CONNECT && c->dest->cur_addr + 1 < c->dest->n_addrs) {
+		/* another address (MX host) remains: the job waits for it (delivery_client_gone
+		 * moves the destination on) */
+		delivery_requeue(j, c->dest);
+		j = NULL;
+	}
 	if (j) {
 		snprintf(diag, sizeof(diag), "%s (%s)", why, c->peer);
 		djob_fail_rest(j, ENV_RCPT_PENDING, status, diag);
@@ -262,7 +270,8 @@ client_start_job(struct client *c, struct djob *j)
 	ev_timer_stop(role.loop, &c->idle_timer);
 	evconn_set_timeout(c->conn, (double)role.cfg->delivery_timeout_command);
 	if (c->caps & SMTP_EXT_SIZE)
-		o += (size_t)snprintf(params + o, sizeof(params) - o, " SIZE=%lld", e->size);
+		o += (size_t)snprintf(params + o, sizeof(params) - o, " SIZE=%lld",
+		    e->size + envelope_headers_size(e));
 	if (e->body == ENV_BODY_8BITMIME && (c->caps & SMTP_EXT_8BITMIME))
 		o += (size_t)snprintf(params + o, sizeof(params) - o, " BODY=8BITMIME");
 	if (e->smtputf8 && (c->caps & SMTP_EXT_SMTPUTF8))
@@ -292,6 +301,20 @@ client_start_job(struct client *c, struct djob *j)
 			send_rcpt(c, i);
 		c->rcpt_sent = j->n;
 		client_send(c, "DATA");
+	}
+}
+
+/* The fields the filter asked for (Authentication-Results, X-MailGuard-*), before the stored
+ * content. Each is one line of at most ENVELOPE_HEADER_MAX octets (envelope_validate), so no
+ * folding is needed and no line starts with a dot. */
+static void
+write_prepended(struct client *c)
+{
+	const struct envelope *e = &c->job->env;
+
+	for (size_t i = 0; i < e->n_headers; i++) {
+		evconn_write(c->conn, e->headers[i], strlen(e->headers[i]));
+		evconn_write(c->conn, "\r\n", 2);
 	}
 }
 
@@ -411,6 +434,7 @@ tx_reply(struct client *c, const struct smtp_reply *r)
 		c->body_line_start = 1;
 		c->body_prev_cr = 0;
 		c->body_eof = 0;
+		write_prepended(c);
 		body_pump(c);
 		return;
 	}

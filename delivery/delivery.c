@@ -3,8 +3,7 @@
  * destination, opens connections up to a slow-start concurrency limit (grows by one per good
  * job up to delivery_concurrency, halves on connect failures), reuses idle connections, fails
  * jobs fast while a destination is dead, and reports per-recipient results to the queue.
- * Transport names are resolved with getaddrinfo and cached (MX lookups arrive with the async
- * resolver of issue C). Trusts the queue after strict IPC decoding. */
+ * Addresses come from resolve.c (MX lookups for unbracketed transports). Trusts the queue after strict IPC decoding. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
@@ -24,7 +23,6 @@
 #include "lib/xalloc.h"
 
 #define DEST_HASH 1024
-#define RESOLVE_TTL 60.0
 #define DEAD_TIME 30.0
 #define NO_TLS_TIME 3600.0
 #define IDLE_TIME 5.0
@@ -74,31 +72,6 @@ dest_get(const char *host, int port, int mx)
 	d->next = dv.dests[h];
 	dv.dests[h] = d;
 	return d;
-}
-
-/* Resolves the destination address; -1 with a reason on failure. */
-static int
-dest_resolve(struct dest *d, char *why, size_t whysize)
-{
-	struct addrinfo hints, *ai = NULL;
-	char port[16];
-	int r;
-
-	if (d->addrlen > 0 && ev_now(role.loop) - d->resolved_at < RESOLVE_TTL)
-		return 0;
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_NUMERICSERV | AI_ADDRCONFIG;
-	snprintf(port, sizeof(port), "%d", d->port);
-	if ((r = getaddrinfo(d->host, port, &hints, &ai)) != 0) {
-		snprintf(why, whysize, "cannot resolve %s: %s", d->host, gai_strerror(r));
-		return -1;
-	}
-	memcpy(&d->addr, ai->ai_addr, ai->ai_addrlen);
-	d->addrlen = ai->ai_addrlen;
-	d->resolved_at = ev_now(role.loop);
-	freeaddrinfo(ai);
-	return 0;
 }
 
 static void
@@ -211,6 +184,21 @@ dest_close_if_over(struct dest *d, struct client *c)
 }
 
 /* Puts jobs on connections: idle ones first, then new ones up to the limits. */
+static void dest_pump(struct dest *d);
+
+void
+delivery_dest_dead(struct dest *d)
+{
+	d->dead_until = ev_now(role.loop) + DEAD_TIME;
+	dest_fail_all(d);
+}
+
+void
+delivery_dest_pump(struct dest *d)
+{
+	dest_pump(d);
+}
+
 static void
 dest_pump(struct dest *d)
 {
@@ -231,11 +219,13 @@ dest_pump(struct dest *d)
 		}
 		if (d->n_conns >= dest_limit(d) || dv.n_conns >= role.cfg->delivery_max_connections)
 			return;
-		if (dest_resolve(d, why, sizeof(why)) < 0) {
+		switch (delivery_dest_resolve(d, why, sizeof(why))) {
+		case 1:
+			return;	/* resolving: pumped again when the addresses are known */
+		case -1:
 			str_lcpy(d->dead_reason, why, sizeof(d->dead_reason));
-			d->dead_until = ev_now(role.loop) + DEAD_TIME;
 			log_warn("destination %s: %s", d->key, why);
-			dest_fail_all(d);
+			delivery_dest_dead(d);
 			return;
 		}
 		c = client_new(d);
@@ -309,8 +299,14 @@ delivery_client_gone(struct client *c, int connect_failed, const char *why)
 	dv.n_conns--;
 	if (c->over_limit)
 		d->n_closing--;
-	if (connect_failed) {
+	if (connect_failed && d->cur_addr + 1 < d->n_addrs) {
+		/* RFC 5321 §5.1: try the next address (next MX host) before giving up */
+		log_info("destination %s: %s; trying the next address", d->key,
+		    why ? why : "connection failed");
+		d->cur_addr++;
+	} else if (connect_failed) {
 		d->limit = d->limit > 1 ? d->limit / 2 : 1;
+		d->resolved_at = 0;	/* look the addresses up again next time */
 		if (d->n_conns == 0) {
 			snprintf(d->dead_reason, sizeof(d->dead_reason), "%s (%s:%d)",
 			    why ? why : "connection failed", d->host, d->port);
@@ -477,6 +473,7 @@ delivery_main(void)
 	if ((delivery_tls_ctx = tls_client_ctx(0, &err)) == NULL)
 		log_err("outgoing STARTTLS disabled: %s", err);
 	dv.queue = ipc_chan_new(role.loop, ROLE_FD_PEER1, "queue", queue_msg, queue_closed, NULL);
+	delivery_resolver_init();
 	role_drop_privileges();
 	role_ready();
 	role_run();

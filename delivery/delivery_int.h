@@ -30,8 +30,16 @@ struct dest {
 	char host[256];
 	int port;
 	int mx;
-	struct sockaddr_storage addr;
-	socklen_t addrlen;
+	/* addresses in preference order (resolve.c); connections use addrs[cur_addr] and move on
+	 * to the next when a connection to it fails */
+#define DEST_ADDR_MAX 8
+	struct sockaddr_storage addrs[DEST_ADDR_MAX];
+	socklen_t addrlens[DEST_ADDR_MAX];
+	int addr_prefs[DEST_ADDR_MAX];
+	int n_addrs, cur_addr;
+	int resolving;		/* DNS lookups outstanding (pending of them) */
+	int pending;
+	int resolve_tempfail;
 	double resolved_at;
 	struct djob *head, *tail;
 	int n_queued;
@@ -97,5 +105,16 @@ void client_free(struct client *c);
 void client_abort_all(const char *status, const char *why);
 /* Sets every unresolved recipient of j to state with status/diag. */
 void djob_fail_rest(struct djob *j, int state, const char *status, const char *diag);
+
+/* resolve.c */
+void delivery_resolver_init(void);
+void delivery_resolver_free(void);
+/* Addresses of d: 0 ready (d->addrs), 1 being looked up (delivery_dest_pump follows), -1 failed
+ * (why set). */
+int delivery_dest_resolve(struct dest *d, char *why, size_t whysize);
+/* delivery.c */
+void delivery_dest_pump(struct dest *d);
+/* Fails d's queued jobs and refuses new ones for a while (d->dead_reason says why). */
+void delivery_dest_dead(struct dest *d);
 
 #endif

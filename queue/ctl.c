@@ -59,7 +59,8 @@ list_one(struct qmsg *m, struct buf *out, int verbose)
 	struct envelope env, *e = m->env;
 	const char *err;
 	char arr[32], next[32], clean[SANITIZE_MAX + 4];
-	const char *state = m->held ? "hold" : m->jobs > 0 ? "active" : "deferred";
+	const char *state = m->quarantined ? "quarantine" : m->held ? "hold" :
+	    m->jobs > 0 ? "active" : "deferred";
 
 	if (e == NULL) {
 		envelope_init(&env);

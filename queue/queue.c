@@ -439,6 +439,17 @@ commit_batch(struct ev_loop *loop, ev_prepare *w, int revents)
 				sg->live++;
 			m->arrival = c->env->arrival;
 			m->env = c->env;	/* kept: it goes to delivery right away */
+			if (m->env->quarantine != NULL) {
+				/* The filter quarantined it: it gets its files now (it may stay for
+				 * days) and is never scheduled (issue G releases it). */
+				m->quarantined = 1;
+				log_info("%s quarantined: %s", m->qid, m->env->quarantine);
+				if (queue_materialize(m) == 0) {
+					envelope_clear(m->env);
+					xfree(m->env);
+					m->env = NULL;
+				}
+			}
 			if (c->req && q.smtpd != NULL) {
 				struct ipc_out o;
 
@@ -704,9 +715,9 @@ recover_queue_file(const char *qid, const char *suffix, void *arg)
 	m->arrival = env.arrival;
 	m->next_attempt = env.next_attempt;
 	m->held = spool_is_held(q.spool, qid);
+	m->quarantined = env.quarantine != NULL;
 	envelope_clear(&env);
-	if (!m->held)
-		sched_push(m);
+	sched_push(m);
 }
 
 static void

@@ -16,6 +16,7 @@ struct qmsg {
 	enum spool_area area;
 	uint64_t seg;		/* journal segment backing it (area incoming), 0 when durable */
 	int held;
+	int quarantined;	/* the filter's verdict: kept, not delivered (issue C; release: G) */
 	int jobs;		/* delivery jobs outstanding */
 	int deleted;		/* operator delete while jobs were out */
 	long long next_attempt;

@@ -94,7 +94,7 @@ heap_down(size_t i)
 void
 sched_push(struct qmsg *m)
 {
-	if (m->heap_idx != SIZE_MAX || m->held)
+	if (m->heap_idx != SIZE_MAX || m->held || m->quarantined)
 		return;
 	if (q.heap_len == q.heap_cap) {
 		q.heap_cap *= 2;

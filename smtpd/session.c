@@ -48,14 +48,8 @@ session_new(int fd, const struct sockaddr *sa, socklen_t salen, uint32_t slot)
 	const struct mg_config *cfg = smtpd_cfg();
 
 	s->slot = slot;
-	memcpy(&s->peer, sa, salen);
-	if (sa->sa_family == AF_INET)
-		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, s->peer_addr,
-		    sizeof(s->peer_addr));
-	else
-		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, s->peer_addr,
-		    sizeof(s->peer_addr));
-	s->is_mynetwork = config_is_mynetwork(cfg, sa);
+	(void)salen;
+	session_set_client(s, sa);
 	session_make_id(s->sid);
 	s->body_fd = -1;
 	envelope_init(&s->env);
@@ -64,14 +58,35 @@ session_new(int fd, const struct sockaddr *sa, socklen_t salen, uint32_t slot)
 	evconn_set_timeout(s->conn, (double)cfg->smtpd_timeout);
 	log_info("%s NOQUEUE connect client=%s mynetworks=%s", s->sid, s->peer_addr,
 	    s->is_mynetwork ? "yes" : "no");
+	smtpd_filter_connect(s);
 	session_greet(s);
 	return s;
+}
+
+void
+session_set_client(struct session *s, const struct sockaddr *sa)
+{
+	memset(&s->peer, 0, sizeof(s->peer));
+	if (sa->sa_family == AF_INET) {
+		memcpy(&s->peer, sa, sizeof(struct sockaddr_in));
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, s->peer_addr,
+		    sizeof(s->peer_addr));
+	} else {
+		memcpy(&s->peer, sa, sizeof(struct sockaddr_in6));
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, s->peer_addr,
+		    sizeof(s->peer_addr));
+	}
+	s->is_mynetwork = config_is_mynetwork(smtpd_cfg(), sa);
+	if (s->sid[0])
+		log_info("%s NOQUEUE xclient client=%s mynetworks=%s", s->sid, s->peer_addr,
+		    s->is_mynetwork ? "yes" : "no");
 }
 
 void
 session_free(struct session *s)
 {
 	session_reset_tx(s);
+	smtpd_filter_end(s);
 	log_info("%s NOQUEUE disconnect client=%s in=%llu out=%llu", s->sid, s->peer_addr,
 	    evconn_bytes_in(s->conn), evconn_bytes_out(s->conn));
 	evconn_free(&s->conn);
@@ -411,6 +426,66 @@ session_on_committed(struct session *s)
 	s->env.qid[0] = '\0';	/* committed: no abort on reset */
 	session_reset_tx(s);
 	session_enter_state(s, SS_CMD);
+	session_resume(s);
+}
+
+/* Copies the filter's header lines ('\n'-separated) into the envelope, skipping any that
+ * would not pass envelope_validate (the filter is trusted, but its fields must fit). */
+static void
+add_filter_headers(struct session *s, const char *text)
+{
+	while (text != NULL && *text != '\0') {
+		const char *nl = strchr(text, '\n');
+		size_t n = nl ? (size_t)(nl - text) : strlen(text);
+
+		if (n > 0 && n <= ENVELOPE_HEADER_MAX && s->env.n_headers < ENVELOPE_HEADERS_MAX) {
+			char *h = xstrndup(text, n);
+
+			envelope_add_header(&s->env, h);
+			xfree(h);
+		}
+		text = nl ? nl + 1 : NULL;
+	}
+}
+
+void
+session_on_verdict(struct session *s, const struct filter_verdict *v)
+{
+	char clean[SANITIZE_MAX + 4];
+
+	s->wait = SW_NONE;
+	session_enter_state(s, SS_CMD);
+	if (v->action == FILTER_DELIVER || v->action == FILTER_QUARANTINE) {
+		add_filter_headers(s, v->headers);
+		if (v->action == FILTER_QUARANTINE) {
+			char q[ENVELOPE_DIAG_MAX + 1];
+
+			snprintf(q, sizeof(q), "score=%s symbols=%s", v->score,
+			    v->symbols ? v->symbols : "");
+			for (char *c = q; *c; c++)
+				if (*c == '\r' || *c == '\n')
+					*c = ' ';
+			s->env.quarantine = xstrdup(q);
+		}
+		session_commit(s);
+		return;
+	}
+	log_info("%s %s milter-reject from=<%s> action=%s score=%s reply=%d %s", s->sid, s->env.qid,
+	    sanitize(clean, s->env.sender, strlen(s->env.sender)),
+	    v->action == FILTER_REJECT ? "reject" : v->action == FILTER_GREYLIST ? "greylist" :
+	    "tempfail", v->score, v->action == FILTER_REJECT ? 550 : 451, v->enh);
+	session_reply(s, "%d %s %s", v->action == FILTER_REJECT ? 550 : 451, v->enh, v->text);
+	session_reset_tx(s);
+	session_resume(s);
+}
+
+void
+session_on_filter_failed(struct session *s)
+{
+	s->wait = SW_NONE;
+	session_enter_state(s, SS_CMD);
+	session_reply(s, "451 4.3.2 Content filter unavailable, try again later");
+	session_reset_tx(s);
 	session_resume(s);
 }
 

@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 
 #include "common/envelope.h"
+#include "common/ipc_msg.h"
 #include "lib/buf.h"
 #include "lib/evconn.h"
 #include "smtpd/smtp_cmd_parse.h"
@@ -21,7 +22,16 @@ enum session_state {
 	SS_CLOSING,		/* final reply queued; close once drained */
 };
 
-enum session_wait { SW_NONE, SW_CREATE, SW_COMMIT };
+enum session_wait { SW_NONE, SW_CREATE, SW_COMMIT, SW_FILTER };
+
+/* A verdict of the filter role for the current message (IPC_FILTER_VERDICT). */
+struct filter_verdict {
+	enum filter_action action;
+	char enh[16];
+	char text[512];
+	char score[32];
+	char *symbols, *headers, *detail;	/* borrowed: owned by the IPC reader */
+};
 
 /* The header section as seen by session_data.c's scanner, which reads the content as it is
  * written (DATA after dot-unstuffing, BDAT as sent), so both paths share one set of checks. */
@@ -52,6 +62,7 @@ struct session {
 	struct sockaddr_storage peer;
 	char peer_addr[64];
 	int is_mynetwork;
+	int xclient;		/* client identity replaced by XCLIENT */
 	enum session_state state;
 	enum session_wait wait;
 	uint32_t wait_id;	/* request id of the pending queue call */
@@ -64,6 +75,7 @@ struct session {
 	/* transaction */
 	int in_tx;
 	int rcpt_seen;		/* a RCPT command reached cmd_rcpt in this transaction */
+	char policy[192];	/* policy group of the accepted recipients (see rcpt_policy_key) */
 	struct envelope env;
 	int body_fd;		/* message file from the queue, or -1 */
 	int used_bdat;
@@ -94,10 +106,19 @@ int smtpd_queue_create(struct session *s);
 void smtpd_queue_commit(struct session *s, const struct buf *envtext);
 void smtpd_queue_abort(const char *qid);
 void smtpd_session_closed(struct session *s);
+/* The filter role: session start and end, MAIL (starts SPF), and the check of a complete
+ * message (puts s in SS_WAIT until session_on_verdict; ro_fd is always consumed; returns -1
+ * when the filter is gone). */
+void smtpd_filter_connect(struct session *s);
+void smtpd_filter_mail(struct session *s);
+void smtpd_filter_end(struct session *s);
+int smtpd_filter_check(struct session *s, const struct buf *envtext, int ro_fd);
 
 /* session.c */
 struct session *session_new(int fd, const struct sockaddr *sa, socklen_t salen, uint32_t slot);
 void session_free(struct session *s);
+/* Sets the client address (at connect, or from XCLIENT) and the mynetworks flag. */
+void session_set_client(struct session *s, const struct sockaddr *sa);
 void session_reply(struct session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Queues a final reply and closes once it is written. */
 void session_close_with(struct session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -114,6 +135,11 @@ void session_on_created(struct session *s, const char *qid, int fd, int sync);
 void session_on_create_failed(struct session *s, int code, const char *enh, const char *text);
 void session_on_committed(struct session *s);
 void session_on_commit_failed(struct session *s, int code, const char *enh, const char *text);
+/* Filter answers */
+void session_on_verdict(struct session *s, const struct filter_verdict *v);
+void session_on_filter_failed(struct session *s);
+/* Commits the current message (envelope complete) to the queue, or answers an error. */
+void session_commit(struct session *s);
 
 /* session_cmd.c */
 void session_command(struct session *s, struct slice line);

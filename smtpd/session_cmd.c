@@ -2,8 +2,10 @@
  * smtpd role, main thread. Input is a parsed struct smtp_cmd (smtpd/smtp_cmd_parse.c); this file
  * enforces sequencing (RFC 5321 §4.1.4), the relay decision (shared/DESIGN.md §1), recipient and
  * size limits, SMTPUTF8 rules (RFC 6531 §3.5) and pipelining rules (RFC 2920, RFC 3030). */
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "common/envelope.h"
 #include "common/limits.h"
@@ -102,7 +104,25 @@ cmd_mail(struct session *s, struct smtp_cmd *cmd)
 	s->env.envid = cmd->has_envid ? xstrdup(cmd->envid) : NULL;
 	s->env.direction = ENV_INBOUND;
 	s->in_tx = 1;
+	s->policy[0] = '\0';
+	smtpd_filter_mail(s);
 	session_reply(s, "250 2.1.0 Ok");
+}
+
+/* The policy group of a recipient: what decides the filter's verdict for it. Inbound recipients
+ * share a group when their domains have the same thresholds and disabled layers and no lists of
+ * their own; outbound recipients form one group. */
+static void
+rcpt_policy_key(const struct mg_config *cfg, const struct mg_domain *dom, char *key, size_t size)
+{
+	(void)cfg;
+	if (dom == NULL) {
+		str_lcpy(key, "outbound", size);
+		return;
+	}
+	snprintf(key, size, "in %.6g %.6g %.6g %x %s", dom->spam_reject, dom->spam_quarantine,
+	    dom->greylist, dom->disable_layers,
+	    dom->allow.n || dom->block.n ? dom->name : "-");
 }
 
 static void
@@ -146,6 +166,23 @@ cmd_rcpt(struct session *s, struct smtp_cmd *cmd)
 		    sanitize(clean, addr, strlen(addr)));
 		s->errors++;
 		return;
+	}
+	{
+		char key[sizeof(s->policy)];
+
+		rcpt_policy_key(cfg, dom, key, sizeof(key));
+		/* Bare postmaster (RFC 5321 §4.5.1) must always be accepted; it joins any group. */
+		if (cmd->is_postmaster && s->env.n_rcpts > 0)
+			str_lcpy(key, s->policy, sizeof(key));
+		if (s->env.n_rcpts > 0 && strcmp(key, s->policy) != 0) {
+			/* One end-of-data reply covers every recipient, so recipients whose filter
+			 * policy differs go in another transaction (RFC 5321 §3.3: the client retries
+			 * a 452 recipient later). */
+			session_reply(s, "452 4.5.3 <%s>: Recipient has a different filtering policy; "
+			    "send it in a separate transaction", sanitize(clean, addr, strlen(addr)));
+			return;
+		}
+		str_lcpy(s->policy, key, sizeof(s->policy));
 	}
 	if (s->env.n_rcpts == 0)
 		s->env.direction = dom ? ENV_INBOUND : ENV_OUTBOUND;
@@ -286,6 +323,59 @@ cmd_auth(struct session *s, struct smtp_cmd *cmd)
 	session_reply(s, "502 5.5.1 Error: authentication not enabled");
 }
 
+/* XCLIENT ADDR=ip [NAME=..] [HELO=..] (the Postfix extension, RFC-less): only from
+ * xclient_networks, outside a transaction; the session continues as if the given client had
+ * connected (new greeting), so tests and trusted proxies can present real client addresses. */
+static void
+cmd_xclient(struct session *s, struct smtp_cmd *cmd)
+{
+	const struct mg_config *cfg = smtpd_cfg();
+	char buf[SMTP_CMD_LINE_MAX + 1], *attrs[8];
+	struct sockaddr_storage ss;
+	int n;
+
+	if (!cidr_list_match(&cfg->xclient_networks, (struct sockaddr *)&s->peer)) {
+		session_reply(s, "550 5.7.0 XCLIENT not allowed from this client");
+		s->errors++;
+		return;
+	}
+	if (s->in_tx) {
+		session_reply(s, "503 5.5.1 Error: XCLIENT inside a transaction");
+		return;
+	}
+	memset(&ss, 0, sizeof(ss));
+	str_lcpy(buf, cmd->arg, sizeof(buf));
+	n = str_split(buf, " ", attrs, 8);
+	for (int i = 0; i < n; i++) {
+		if (strncasecmp(attrs[i], "ADDR=", 5) == 0) {
+			const char *a = attrs[i] + 5;
+			struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+			struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+
+			if (strncasecmp(a, "IPV6:", 5) == 0)
+				a += 5;
+			if (inet_pton(AF_INET, a, &sin->sin_addr) == 1)
+				sin->sin_family = AF_INET;
+			else if (inet_pton(AF_INET6, a, &sin6->sin6_addr) == 1)
+				sin6->sin6_family = AF_INET6;
+		} else if (strncasecmp(attrs[i], "HELO=", 5) == 0)
+			str_lcpy(s->helo, attrs[i] + 5, sizeof(s->helo));
+		else if (strncasecmp(attrs[i], "NAME=", 5) != 0) {
+			session_reply(s, "501 5.5.4 Bad XCLIENT attribute");
+			return;
+		}
+	}
+	if (ss.ss_family == 0) {
+		session_reply(s, "501 5.5.4 XCLIENT needs ADDR=");
+		return;
+	}
+	smtpd_filter_end(s);
+	session_set_client(s, (struct sockaddr *)&ss);
+	s->xclient = 1;
+	smtpd_filter_connect(s);
+	session_greet(s);
+}
+
 static const struct cmd_entry cmd_table[] = {
 	{ SMTP_VERB_HELO, cmd_helo, CMD_SYNC },
 	{ SMTP_VERB_EHLO, cmd_helo, CMD_SYNC },
@@ -301,6 +391,7 @@ static const struct cmd_entry cmd_table[] = {
 	{ SMTP_VERB_HELP, cmd_help, CMD_SYNC },
 	{ SMTP_VERB_STARTTLS, cmd_starttls, CMD_NEEDS_HELO | CMD_SYNC },
 	{ SMTP_VERB_AUTH, cmd_auth, CMD_NEEDS_HELO | CMD_SYNC },
+	{ SMTP_VERB_XCLIENT, cmd_xclient, CMD_SYNC },
 };
 
 void

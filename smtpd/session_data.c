@@ -7,6 +7,7 @@
  * fields (RFC 5321 §6.3), MSG_HEADER_COUNT_MAX fields or MSG_HEADER_SECTION_MAX octets of header
  * reject the message. */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
@@ -372,10 +373,45 @@ session_data_end(struct session *s)
 		    "(RFC 5322 section 2.1.1)", "");
 		return;
 	}
-	close(s->body_fd);
-	s->body_fd = -1;
 	s->env.size = s->body_size;
 	s->env.arrival = (long long)time(NULL);
+	if (s->env.direction == ENV_INBOUND) {
+		/* The filter gets its own read-only descriptor of the same file. */
+		char path[64];
+		int ro;
+
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", s->body_fd);
+		ro = open(path, O_RDONLY | O_CLOEXEC);
+		close(s->body_fd);
+		s->body_fd = -1;
+		if (ro < 0) {
+			log_err("%s %s cannot reopen the message for the filter: %m", s->sid, s->env.qid);
+			data_reject(s, "451 4.3.0 %s Local error in processing", smtpd_cfg()->hostname);
+			return;
+		}
+		buf_init(&envtext, 64 * 1024 * 1024);
+		if (envelope_write(&s->env, &envtext) < 0) {
+			close(ro);
+			buf_free(&envtext);
+			data_reject(s, "451 4.3.0 %s Error: envelope too large", smtpd_cfg()->hostname);
+			return;
+		}
+		if (smtpd_filter_check(s, &envtext, ro) < 0)
+			data_reject(s, "451 4.3.2 %s Content filter unavailable, try again later",
+			    smtpd_cfg()->hostname);
+		buf_free(&envtext);
+		return;
+	}
+	close(s->body_fd);
+	s->body_fd = -1;
+	session_commit(s);
+}
+
+void
+session_commit(struct session *s)
+{
+	struct buf envtext;
+
 	buf_init(&envtext, 64 * 1024 * 1024);
 	if (envelope_write(&s->env, &envtext) < 0) {
 		buf_free(&envtext);

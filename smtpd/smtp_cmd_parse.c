@@ -451,6 +451,7 @@ static const struct verb_def verbs[] = {
 	{ SMTP_VERB_HELP, "HELP", NULL, parse_optarg },
 	{ SMTP_VERB_STARTTLS, "STARTTLS", "Syntax: STARTTLS", parse_noarg },
 	{ SMTP_VERB_AUTH, "AUTH", NULL, parse_optarg },
+	{ SMTP_VERB_XCLIENT, "XCLIENT", "Syntax: XCLIENT attribute=value ...", parse_optarg },
 };
 
 /* Refuses what no command may hold: NUL, and controls other than HTAB (RFC 5321 §2.4 allows no

@@ -34,6 +34,8 @@ static struct {
 	ev_io listen_w[LISTEN_MAX];
 	int n_listen;
 	struct ipc_chan *queue;
+	struct ipc_chan *filter;
+	int filter_gone;	/* the filter channel closed: checks answer 451 */
 	struct session **slots;
 	uint32_t n_slots, cap_slots;
 	uint32_t *free_slots;
@@ -375,6 +377,121 @@ queue_msg(struct ipc_chan *chan, struct ipc_msg *m, void *arg)
 	}
 }
 
+/* ---- the filter role (issue C) ---- */
+
+void
+smtpd_filter_connect(struct session *s)
+{
+	struct ipc_out o;
+
+	if (sd.filter_gone)
+		return;
+	ipc_out_init(&o);
+	ipc_put_str(&o, s->sid);
+	ipc_put_str(&o, s->peer_addr);
+	ipc_put_u32(&o, s->is_mynetwork ? FILTER_CLIENT_MYNETWORKS : 0);
+	ipc_send(sd.filter, IPC_FILTER_CONNECT, 0, -1, &o);
+	ipc_out_free(&o);
+}
+
+void
+smtpd_filter_mail(struct session *s)
+{
+	struct ipc_out o;
+
+	if (sd.filter_gone)
+		return;
+	ipc_out_init(&o);
+	ipc_put_str(&o, s->sid);
+	ipc_put_str(&o, s->helo);
+	ipc_put_str(&o, s->env.sender);
+	ipc_send(sd.filter, IPC_FILTER_MAIL, 0, -1, &o);
+	ipc_out_free(&o);
+}
+
+void
+smtpd_filter_end(struct session *s)
+{
+	struct ipc_out o;
+
+	if (sd.filter_gone)
+		return;
+	ipc_out_init(&o);
+	ipc_put_str(&o, s->sid);
+	ipc_send(sd.filter, IPC_FILTER_END, 0, -1, &o);
+	ipc_out_free(&o);
+}
+
+int
+smtpd_filter_check(struct session *s, const struct buf *envtext, int ro_fd)
+{
+	struct ipc_out o;
+
+	if (sd.filter_gone) {
+		close(ro_fd);
+		return -1;
+	}
+	s->wait_id = req_id(s);
+	s->wait = SW_FILTER;
+	session_enter_state(s, SS_WAIT);
+	ipc_out_init(&o);
+	ipc_put_str(&o, s->sid);
+	ipc_put_str(&o, envtext->data);
+	ipc_send(sd.filter, IPC_FILTER_CHECK, s->wait_id, ro_fd, &o);	/* takes ro_fd */
+	ipc_out_free(&o);
+	return 0;
+}
+
+static void
+filter_msg(struct ipc_chan *chan, struct ipc_msg *m, void *arg)
+{
+	struct session *s;
+	struct filter_verdict v;
+	uint32_t action;
+
+	(void)chan;
+	(void)arg;
+	if (m->type != IPC_FILTER_VERDICT)
+		panic("smtpd: unexpected message type %u from filter", m->type);
+	action = ipc_get_u32(m);
+	if (action > FILTER_REJECT)
+		panic("smtpd: filter verdict with action %u", action);
+	v.action = (enum filter_action)action;
+	ipc_get_strbuf(m, v.enh, sizeof(v.enh));
+	ipc_get_strbuf(m, v.text, sizeof(v.text));
+	ipc_get_strbuf(m, v.score, sizeof(v.score));
+	v.symbols = ipc_get_str(m);
+	v.headers = ipc_get_str(m);
+	v.detail = ipc_get_str(m);
+	ipc_msg_end(m);
+	if ((s = req_session(m->id)) != NULL && s->wait == SW_FILTER)
+		session_on_verdict(s, &v);
+	/* else the session went away meanwhile */
+	xfree(v.symbols);
+	xfree(v.headers);
+	xfree(v.detail);
+}
+
+/* The filter died or stopped: the supervisor stops everything when a role dies; until then
+ * messages waiting for a verdict get 451 rather than hanging. */
+static void
+filter_closed(struct ipc_chan *chan, void *arg)
+{
+	(void)chan;
+	(void)arg;
+	if (sd.filter_gone)
+		return;
+	sd.filter_gone = 1;
+	if (!sd.shutting_down)
+		log_err("smtpd: filter channel closed");
+	for (uint32_t i = 0; i < sd.n_slots; i++) {
+		struct session *s = sd.slots[i];
+
+		if (s != NULL && s->state == SS_WAIT && s->wait == SW_FILTER)
+			session_on_filter_failed(s);
+	}
+}
+
 static void smtpd_shutdown(void);
 
 /* The queue went away: at shutdown it may stop before our own IPC_SHUTDOWN arrives; otherwise
@@ -462,6 +579,7 @@ smtpd_main(void)
 	role.on_reload = smtpd_reload;
 	smtpd_load_tls();
 	sd.queue = ipc_chan_new(role.loop, ROLE_FD_PEER1, "queue", queue_msg, queue_closed, NULL);
+	sd.filter = ipc_chan_new(role.loop, ROLE_FD_PEER2, "filter", filter_msg, filter_closed, NULL);
 	for (int fd = ROLE_FD_LISTEN0; sd.n_listen < LISTEN_MAX; fd++) {
 		int acc = 0;
 		socklen_t l = sizeof(acc);

@@ -1,0 +1,169 @@
+/* filter.c: the filter role's entry point (filter_main) and shared state: the async resolver on
+ * the loop, the Berkeley DB environment (greylist triplets, DMARC rows), the Public Suffix List,
+ * the worker pool, the smtpd channel, and configuration generations so a reload applies to new
+ * messages while jobs in flight finish with the configuration they started with.
+ * Runs as the unprivileged user after role_drop_privileges(). Trusts only the supervisor and
+ * smtpd channels (our own processes, strictly decoded). Pool size and queue bound come from
+ * filter_threads and filter_queue_max; a full pool answers 451 4.3.2 (fsession.c). */
+#include <string.h>
+
+#include "common/role.h"
+#include "dmarc/dmarc.h"
+#include "filter/filter_int.h"
+#include "lib/log.h"
+#include "lib/str.h"
+#include "lib/xalloc.h"
+
+struct filter_state filter;
+
+static struct filter_gen *
+gen_new(struct mg_config *cfg)
+{
+	struct filter_gen *g = xcalloc(1, sizeof(*g));
+	struct mg_greylist_params p;
+	const char *err;
+
+	g->cfg = cfg;
+	g->refs = 1;
+	if (filter.kv != NULL) {
+		p.delay = cfg->greylist_delay;
+		p.retry_window = cfg->greylist_retry_window;
+		p.pass_lifetime = cfg->greylist_pass_lifetime;
+		if ((g->gl = mg_greylist_new(filter.kv, &p, &err)) == NULL)
+			log_err("filter: greylisting off: %s", err);
+	}
+	return g;
+}
+
+struct filter_gen *
+filter_gen_ref(void)
+{
+	filter.gen->refs++;
+	return filter.gen;
+}
+
+void
+filter_gen_unref(struct filter_gen **gp)
+{
+	struct filter_gen *g = *gp;
+
+	if (g == NULL)
+		return;
+	*gp = NULL;
+	if (--g->refs > 0)
+		return;
+	mg_greylist_free(&g->gl);
+	config_free(&g->cfg);
+	xfree(g);
+}
+
+/* The filter keeps its own copy of the configuration: role.c frees the previous one right after
+ * on_reload, while pool jobs may still be reading it. */
+static struct mg_config *
+load_private_config(void)
+{
+	return config_load(role.config_dir, NULL);
+}
+
+static void
+filter_reload(struct mg_config *old)
+{
+	struct mg_config *cfg;
+
+	(void)old;
+	if ((cfg = load_private_config()) == NULL) {
+		log_err("filter: reload: configuration has errors; keeping the running one");
+		return;
+	}
+	filter_gen_unref(&filter.gen);
+	filter.gen = gen_new(cfg);
+}
+
+static void
+filter_shutdown(void)
+{
+	if (filter.shutting_down)
+		return;
+	filter.shutting_down = 1;
+	fsession_free_all();
+	/* finished and cancelled jobs are answered or dropped by their done callbacks; the
+	 * channel is closed below so nothing more is sent */
+	workq_free(&filter.wq);
+	fsession_free_all();
+	mg_dns_free(&filter.dns);
+	if (filter.smtpd != NULL)
+		ipc_flush_wait(filter.smtpd, 1000);
+	filter_gen_unref(&filter.gen);
+	mg_psl_free(&filter.psl);
+	mg_kvdb_close(&filter.kv);
+	role_exit(0);
+}
+
+static void
+smtpd_closed(struct ipc_chan *chan, void *arg)
+{
+	(void)arg;
+	ipc_chan_free(&chan);
+	filter.smtpd = NULL;
+	if (!filter.shutting_down) {
+		log_info("filter: smtpd channel closed; stopping");
+		filter_shutdown();
+	}
+}
+
+static void
+open_resolver(const struct mg_config *cfg)
+{
+	struct mg_dns_config dc;
+	const char *err;
+
+	memset(&dc, 0, sizeof(dc));
+	for (size_t i = 0; i < cfg->n_resolvers && dc.n_servers < MG_DNS_SERVERS_MAX; i++)
+		str_lcpy(dc.servers[dc.n_servers++], cfg->resolvers[i], sizeof(dc.servers[0]));
+	dc.timeout_ms = cfg->dns_timeout_ms;
+	dc.attempts = cfg->dns_attempts;
+	dc.udp_size = 1232;
+	if ((filter.dns = mg_dns_new(role.loop, &dc, &err)) == NULL)
+		fatal("filter: resolver: %s", err);
+}
+
+static void
+open_state(const struct mg_config *cfg)
+{
+	const char *err;
+	char *dir = xasprintf("%s/db", cfg->state_dir);
+
+	if ((filter.kv = mg_kvdb_open(dir, &err)) == NULL)
+		log_err("filter: %s: %s; greylisting and DMARC records off", dir, err);
+	else if ((filter.dmarc_tab = mg_kvdb_table(filter.kv, "dmarc", &err)) == NULL)
+		log_err("filter: dmarc table: %s", err);
+	xfree(dir);
+	if ((filter.psl = mg_psl_new(cfg->psl_file, &err)) == NULL)
+		log_err("filter: public suffix list %s: %s; DMARC layer off",
+		    cfg->psl_file != NULL ? cfg->psl_file : MG_PSL_DEFAULT_PATH, err);
+}
+
+int
+filter_main(void)
+{
+	struct mg_config *cfg;
+
+	role.on_reload = filter_reload;
+	role.on_shutdown = filter_shutdown;
+	role_drop_privileges();
+	if ((cfg = load_private_config()) == NULL)
+		fatal("filter: configuration in %s has errors", role.config_dir);
+	open_resolver(cfg);
+	open_state(cfg);
+	filter.gen = gen_new(cfg);
+	fsession_init();
+	filter.wq = workq_new(role.loop, cfg->filter_threads, (size_t)cfg->filter_queue_max,
+	    filter_thread_init, filter_thread_fini, NULL);
+	filter.smtpd = ipc_chan_new(role.loop, ROLE_FD_PEER1, "smtpd", filter_smtpd_msg,
+	    smtpd_closed, NULL);
+	log_info("filter: %d threads, queue %d, %zu rbl lists", cfg->filter_threads,
+	    cfg->filter_queue_max, cfg->n_rbl);
+	role_ready();
+	role_run();
+	return 0;
+}
