@@ -14,10 +14,12 @@ import os
 import subprocess
 from pathlib import Path
 
+from corpora import corpora_dir
+
 import yaml
 
 REPO = Path(__file__).resolve().parents[2]
-SUITE = Path(os.environ.get("MG_SPF_SUITE", REPO.parent / "shared/corpora/spf/pyspf/rfc7208-tests.yml"))
+SUITE = Path(os.environ.get("MG_SPF_SUITE", corpora_dir() / "spf/pyspf/rfc7208-tests.yml"))
 QTYPES = ("A", "AAAA", "MX", "PTR", "CNAME", "TXT")
 
 

@@ -20,12 +20,14 @@ import os
 import subprocess
 from pathlib import Path
 
+from corpora import corpora_dir
+
 import mgtest
 
 TIMEOUT = 300
 REPO = Path(__file__).resolve().parents[2]
 SUITE = Path(os.environ.get("MG_ARC_SUITE",
-    REPO.parent / "shared/corpora/arc/valimail/tests/arc-draft-validation-tests.yml"))
+    corpora_dir() / "arc/valimail/tests/arc-draft-validation-tests.yml"))
 
 OVERRIDES = {
     "cv_fail_i1_as_cv_fail": "RFC 8617 §5.2 step 2.1: a seal with cv=fail makes the chain fail",

@@ -37,11 +37,13 @@ import subprocess
 import time
 from pathlib import Path
 
+from corpora import corpora_dir
+
 import mgtest
 
 TIMEOUT = 300
 REPO = Path(__file__).resolve().parents[2]
-CORPUS = Path(os.environ.get("MG_DKIM_CORPUS", REPO.parent / "shared/corpora/dkim"))
+CORPUS = Path(os.environ.get("MG_DKIM_CORPUS", corpora_dir() / "dkim"))
 DATA = CORPUS / "dkimpy/data"
 MAILAUTH = CORPUS / "mailauth-keys"
 RECEIVED = (b"Received: from client.test (client.test [127.0.0.1])\r\n"

@@ -51,11 +51,14 @@ def _make_suite_test(scenario, test):
     return fn
 
 
-for _sc in SCENARIOS:
-    for _t in _sc.tests:
-        _f = _make_suite_test(_sc, _t)
-        globals()[_f.__name__] = _f
-del _sc, _t, _f
+def _register_suite_tests():
+    for sc in SCENARIOS:
+        for t in sc.tests:
+            f = _make_suite_test(sc, t)
+            globals()[f.__name__] = f
+
+
+_register_suite_tests()
 
 
 def _table_report(rows):
