@@ -9,7 +9,7 @@ counter), CPU ms per message, latency p50/p99 and peak memory; then the `idle` p
 idle connections to MailGuard. Every phase is bounded; the whole run fits BENCH_BUDGET seconds.
 
 Environment: BUILD (default build), BENCH_MESSAGES (20000), BENCH_PROFILES (2k-10,2k-50,50k-10,
-idle), BENCH_TARGETS (postfix,mailguard), BENCH_BUDGET (1440 s), BENCH_WARMUP (200 messages),
+protected,idle), BENCH_TARGETS (postfix,mailguard), BENCH_BUDGET (1440 s), BENCH_WARMUP (200 messages),
 BENCH_IDLE_CONNS (5000), BENCH_TMPDIR (/var/tmp), BENCH_KEEP (keep temp dirs), MAILGUARD_BIN,
 BENCH_MG_CONF / BENCH_MG_DOMAIN_CONF / BENCH_PF_CONF (extra "key = value" lines for mailguard.conf,
 domains.d/example.test.conf and Postfix's main.cf, separated by ';' or newlines).
@@ -30,9 +30,11 @@ import tempfile
 import threading
 import time
 import traceback
+from collections import Counter
 from pathlib import Path
 
 from reaper import read_stats  # one /proc parser for the rig (bench/reaper.py)
+import protected  # the `protected` profile: filter layers on, DNS from a local rig
 
 REPO = Path(__file__).resolve().parents[1]
 BENCH = REPO / "bench"
@@ -45,7 +47,17 @@ PROFILES = {
     "2k-10": (2048, 10),
     "2k-50": (2048, 50),
     "50k-10": (51200, 10),
+    # Every filter layer of issue C on, DNS from a local DnsRig, a pre-signed message (2 KiB
+    # body + DKIM and ARC headers, sent with smtp-source -F); see bench/protected.py.
+    "protected": (2048, 10),
 }
+DEFAULT_PROFILES = "2k-10,2k-50,50k-10,protected,idle"
+# Figures shown for the protected profile only (MailGuard's filter role, the DNS rig).
+PROTECTED_METRICS = [
+    ("filter CPU ms/msg", "filter_cpu_ms", "lower"),
+    ("DNS rig CPU ms/msg", "dns_cpu_ms", "lower"),
+]
+PROTECTED_MSG = {}   # "path", "zones", "size": the signed message, made once per bench run
 METRICS = [
     # label, key, better
     ("accepted msg/s", "accepted", "higher"),
@@ -407,6 +419,7 @@ class Postfix(Target):
 class MailGuard(Target):
     name = "MailGuard"
     extra = []
+    domain_extra = []
 
     def binary(self):
         b = os.environ.get("MAILGUARD_BIN")
@@ -420,11 +433,12 @@ class MailGuard(Target):
             "spool_dir = spool", "state_dir = state", "mynetworks = 127.0.0.0/8 ::1/128",
             "log_level = info", "max_message_size = 10m", "max_recipients = 100",
             "max_connections_per_ip = 20000", "delivery_concurrency = 20"]
-        conf += self.extra + extra_lines("BENCH_MG_CONF")
+        conf = override(override(conf, self.extra), extra_lines("BENCH_MG_CONF"))
         (d / "mailguard.conf").write_text("\n".join(conf) + "\n")
         (d / "domains.d").mkdir()
         (d / "lists").mkdir()
-        dom = [f"transport = [127.0.0.1]:{self.sink_port}"] + extra_lines("BENCH_MG_DOMAIN_CONF")
+        dom = override(override([f"transport = [127.0.0.1]:{self.sink_port}"],
+            self.domain_extra), extra_lines("BENCH_MG_DOMAIN_CONF"))
         (d / "domains.d/example.test.conf").write_text("\n".join(dom) + "\n")
 
     def start(self, max_seconds):
@@ -514,6 +528,13 @@ def alive(pid):
         return False
 
 
+def override(lines, extra):
+    """lines + extra, where a key set in extra drops the lines of lines with the same key (so a
+    profile's or the user's setting replaces a default one; repeated keys of extra all stay)."""
+    keys = {l.split("=", 1)[0].strip() for l in extra}
+    return [l for l in lines if l.split("=", 1)[0].strip() not in keys] + list(extra)
+
+
 def extra_lines(var):
     return [l.strip() for l in re.split(r"[;\n]", os.environ.get(var, "")) if l.strip()]
 
@@ -524,9 +545,10 @@ def extra_lines(var):
 class Source:
     """smtp-source with its -c counter read from stdout."""
 
-    def __init__(self, port, sessions, count, size, log):
+    def __init__(self, port, sessions, count, size, log, message_file=None):
         self.sent = 0
-        self.cmd = ["smtp-source", "-c", "-s", str(sessions), "-m", str(count), "-l", str(size),
+        content = ["-F", str(message_file)] if message_file else ["-l", str(size)]
+        self.cmd = ["smtp-source", "-c", "-s", str(sessions), "-m", str(count), *content,
             "-f", "from@bench.test", "-t", "rcpt@example.test", f"127.0.0.1:{port}"]
         self.err = log
         self.proc = subprocess.Popen(self.cmd, stdout=subprocess.PIPE, stderr=open(log, "wb"),
@@ -599,26 +621,42 @@ def run_load(cls, prof, size, sessions, count, cap, tmp_root):
     os.chmod(work, 0o755)
     res["workdir"] = str(work)
     deadline = time.monotonic() + cap
-    sink = target = probe = None
+    sink = target = probe = rig = None
     sources = []
     ok = False
+    prot = prof == "protected"
+    msg_file = PROTECTED_MSG["path"] if prot else None
     try:
         # Start from a quiet disk: the previous run's dirty pages (Postfix's queue files, a
         # removed work dir) would otherwise be written back during this run and skew it.
         settle_disk()
         sink = Sink(work)
         target = cls(work, sink.port)
+        if prot and cls is MailGuard:
+            try:
+                rig = protected.start_rig(PROTECTED_MSG["zones"], work / "dns")
+            except Exception as e:
+                raise Failure(f"the DNS rig (NSD + Unbound) would not start: {e}")
+            target.extra = [l.format(resolver=rig.resolver) for l in protected.MG_CONF]
+            target.domain_extra = list(protected.MG_DOMAIN_CONF)
         target.start(cap + 120)
-        say(f"{cls.name} {prof}: listening on 127.0.0.1:{target.port}, sink :{sink.port}")
+        say(f"{cls.name} {prof}: listening on 127.0.0.1:{target.port}, sink :{sink.port}"
+            + (f", DNS {rig.resolver}" if rig else ""))
+        if rig:
+            try:
+                res["greylist_seed"] = protected.seed_greylist(target.port)
+            except Exception as e:
+                raise Failure(f"greylist pre-seed failed: {e}; log tail:\n{tail(target.log)}")
         warm = env_int("BENCH_WARMUP", 200)
         if warm:
-            w = Source(target.port, sessions, warm, size, work / "warmup.err")
+            w0 = sink.count
+            w = Source(target.port, sessions, warm, size, work / "warmup.err", msg_file)
             sources.append(w)
             if w.wait(60) != 0:
                 raise Failure(f"warm-up smtp-source failed after {w.sent} messages: "
                     f"{tail(w.err, 3)}")
-            wait_until(lambda: sink.count >= warm, 60, f"the sink to receive {warm} warm-up "
-                f"messages (got {sink.count})")
+            wait_until(lambda: sink.count >= w0 + warm, 60, f"the sink to receive {warm} "
+                f"warm-up messages (got {sink.count - w0})")
         base = sink.count
         sampler = Sampler(target.reaper.pid)
         sampler.sample(True)
@@ -630,10 +668,13 @@ def run_load(cls, prof, size, sessions, count, cap, tmp_root):
             stdout=subprocess.PIPE, text=True)
         if probe.stdout.readline().strip() != "started":
             raise Failure("latency probe did not start")
+        roles0 = role_cpu(target) if cls is MailGuard else {}
+        dns0 = rig_cpu(rig)
+        log0 = target.log.stat().st_size if cls is MailGuard else 0
         cpu0, sink_cpu0 = target.cpu(), sink.cpu()
         busy0, (self0, kids0) = machine_busy(), own_cpu()
         t_start = time.monotonic()
-        src = Source(target.port, sessions, count, size, work / "smtp-source.err")
+        src = Source(target.port, sessions, count, size, work / "smtp-source.err", msg_file)
         sources.append(src)
         rc = src.wait(max(10.0, (deadline - time.monotonic()) * 0.75))
         t_src = time.monotonic()
@@ -665,11 +706,28 @@ def run_load(cls, prof, size, sessions, count, cap, tmp_root):
             res["partial"] = True
         cpu1, sink_cpu1 = target.cpu(), sink.cpu()
         busy1, (self1, kids1) = machine_busy(), own_cpu()
+        roles1 = role_cpu(target) if cls is MailGuard else {}
+        dns1 = rig_cpu(rig)
         sampler.stop()
         wall = max(t_e2e - t_start, 1e-6)
+        msgs = sent + pr["accepted"]
+        if roles1 and msgs:
+            by_role = {}
+            for pid, (role, c1) in roles1.items():
+                c0 = roles0.get(pid, (role, 0.0))[1]
+                by_role[role] = by_role.get(role, 0.0) + (c1 - c0)
+            res["role_ms"] = {r: v * 1000.0 / msgs for r, v in sorted(by_role.items())}
+            if prot:
+                res["filter_cpu_ms"] = res["role_ms"].get("filter")
+        if rig and msgs:
+            res["dns_cpu_ms"] = (dns1 - dns0) * 1000.0 / msgs
+        if prot and cls is MailGuard:
+            counts, elapsed = protected.verdict_summary(target.log, log0)
+            res["verdicts"] = counts.most_common()
+            res["filter_elapsed"] = (percentile(elapsed, 50), percentile(elapsed, 99))
         # Whatever else ran on the machine meanwhile (other users, builds): it skews the figures.
         other = (busy1 - busy0) - (cpu1 - cpu0) - (sink_cpu1 - sink_cpu0) - (self1 - self0) \
-            - (kids1 - kids0)
+            - (kids1 - kids0) - (dns1 - dns0)
         res["other_cpu_pct"] = max(0.0, 100.0 * other / (wall * os.cpu_count()))
         res["loadgen_cpu_pct"] = 100.0 * (kids1 - kids0) / wall
         if res["other_cpu_pct"] > 10:
@@ -703,18 +761,39 @@ def run_load(cls, prof, size, sessions, count, cap, tmp_root):
             if p.poll() is None:
                 p.kill()
                 p.wait(5)
-        end_run(target, sink, res, work, ok)
+        end_run(target, sink, res, work, ok, rig)
 
 
-def end_run(target, sink, res, work, ok):
-    """Teardown shared by every run: kill a target that failed, keep its notes, stop the sink,
-    remove the work directory of a good run (unless BENCH_KEEP)."""
+def role_cpu(target):
+    """{pid: (role, CPU seconds)} of MailGuard's processes (role from the command line: the
+    filter is the process started with `-x filter`)."""
+    out = {}
+    for pid in tree(target.reaper.pid, read_stats()):
+        role = protected.role_of(pid)
+        c = protected.proc_cpu(pid) if role else None
+        if c is not None:
+            out[pid] = (role, c)
+    return out
+
+
+def rig_cpu(rig):
+    """CPU seconds used so far by the DNS rig's NSD and Unbound processes (0 without a rig)."""
+    if rig is None:
+        return 0.0
+    return sum(c for c in (protected.proc_cpu(p) for p in protected.rig_pids(rig)) if c)
+
+
+def end_run(target, sink, res, work, ok, rig=None):
+    """Teardown shared by every run: kill a target that failed, keep its notes, stop the sink
+    and the DNS rig, remove the work directory of a good run (unless BENCH_KEEP)."""
     if target is not None:
         if not ok:
             target.kill()
         res["notes"] += target.notes
     if sink is not None:
         sink.stop()
+    if rig is not None:
+        rig.close()
     if ok and not os.environ.get("BENCH_KEEP"):
         shutil.rmtree(work, ignore_errors=True)
 
@@ -799,11 +878,22 @@ def combine_repeats(results):
             out.append(ok[0] if ok else rs[0])
             continue
         m = dict(ok[0])
-        for _, k, _ in METRICS:
+        for _, k, _ in METRICS + PROTECTED_METRICS:
             vals = [r[k] for r in ok if r.get(k) is not None]
             if vals:
                 m[k] = statistics.median(vals)
+        roles = {role for r in ok for role in r.get("role_ms", {})}
+        if roles:
+            m["role_ms"] = {role: statistics.median([r["role_ms"][role] for r in ok
+                if role in r.get("role_ms", {})]) for role in sorted(roles)}
+        verdicts = Counter()
+        for r in ok:
+            verdicts.update(dict((tuple(k), n) for k, n in r.get("verdicts", [])))
+        if verdicts:
+            m["verdicts"] = verdicts.most_common()
         m["runs"] = [(r.get("e2e"), r.get("cpu_ms")) for r in ok]
+        m["other_runs"] = [r.get("other_cpu_pct") for r in ok]
+        m["filter_runs"] = [r.get("filter_cpu_ms") for r in ok]
         m["failed_runs"] = len(rs) - len(ok)
         out.append(m)
     return out
@@ -821,6 +911,9 @@ def report(results, count, started, budget_note):
         "messages), one connection per message")
     out.append("load:  smtp-source -s SESSIONS -m COUNT -l SIZE -f from@bench.test "
         "-t rcpt@example.test 127.0.0.1:PORT")
+    if any(r["profile"] == "protected" for r in results):
+        out.append("       protected: smtp-source -s 10 -m COUNT -F MESSAGE_FILE -f from@bench.test "
+            "-t rcpt@example.test 127.0.0.1:PORT (bench/protected.py)")
     out.append("sink:  smtp-sink -c -u postfix 127.0.0.1:SINKPORT 1024 (messages counted from its "
         "-c counter)")
     out.append("probe: bench/probe.py, one message every 50 ms on one session, time from \".\" to "
@@ -842,13 +935,37 @@ def report(results, count, started, budget_note):
             continue
         pf, mg = by[prof].get("Postfix"), by[prof].get("MailGuard")
         out.append("")
-        out.append(f"== {prof}: {size // 1024} KiB messages, {sessions} sessions, {count} messages")
+        prot = prof == "protected"
+        if prot:
+            out.append(f"== protected: one pre-signed message of {PROTECTED_MSG.get('size', 0)} "
+                f"bytes (2 KiB body + DKIM and ARC headers, smtp-source -F), {sessions} "
+                f"sessions, {count} messages; MailGuard with every filter layer on (SPF, DKIM, "
+                "ARC, DMARC, RBL + DNSWL, greylisting; DNS from a local NSD + Unbound), "
+                "Postfix plain")
+        else:
+            out.append(f"== {prof}: {size // 1024} KiB messages, {sessions} sessions, "
+                f"{count} messages")
         out.append(f"{'metric':<22}{'Postfix':>12}{'MailGuard':>12}{'MG/PF':>9}   better")
-        for label, key, better in METRICS:
+        for label, key, better in METRICS + (PROTECTED_METRICS if prot else []):
             a = pf.get(key) if pf and not pf.get("error") else None
             b = mg.get(key) if mg and not mg.get("error") else None
+            if key == "filter_cpu_ms":
+                # Postfix has no filter: the ratio is to its whole CPU per message
+                a = pf.get("cpu_ms") if pf and not pf.get("error") else None
+                ratio = f"{b / a:.2f}" if a and b is not None else "n/a"
+                out.append(f"{label:<22}{'(' + fmt(a, 'cpu_ms') + ')':>12}{fmt(b, key):>12}"
+                    f"{ratio:>9}   {better}   (PF column: Postfix's total CPU ms/msg)")
+                continue
+            if key == "dns_cpu_ms":
+                out.append(f"{label:<22}{'-':>12}{fmt(b, key):>12}{'':>9}   {better}   "
+                    "(NSD + Unbound, not counted in MailGuard's CPU)")
+                continue
             ratio = f"{b / a:.2f}" if a and b is not None else "n/a"
             out.append(f"{label:<22}{fmt(a, key):>12}{fmt(b, key):>12}{ratio:>9}   {better}")
+        if prot and mg and not mg.get("error") and mg.get("filter_cpu_ms") is not None:
+            v = mg["filter_cpu_ms"]
+            out.append(f"goal of issue C, filter CPU <= 0.5 ms/msg on average: "
+                f"{'met' if v <= 0.5 else 'NOT met'} ({v:.3f} ms/msg, median of the runs)")
         for r in (pf, mg):
             if r is None:
                 continue
@@ -867,7 +984,28 @@ def report(results, count, started, budget_note):
                 out.append(f"    {len(r['runs'])} runs (figures above are medians): e2e msg/s "
                     + " / ".join(fmt(e, "e2e") for e, _ in r["runs"]) + "; CPU ms/msg "
                     + " / ".join(fmt(c, "cpu_ms") for _, c in r["runs"])
+                    + "; other processes % " + " / ".join(f"{o:.0f}" if o is not None else "?"
+                        for o in r.get("other_runs", []))
                     + (f"; {r['failed_runs']} run(s) failed" if r.get("failed_runs") else ""))
+            if r.get("role_ms"):
+                out.append("    CPU ms/msg by role: " + ", ".join(f"{k} {v:.3f}"
+                    for k, v in r["role_ms"].items())
+                    + (" (medians)" if r.get("runs") else ""))
+            if r.get("filter_runs") and any(x is not None for x in r["filter_runs"]):
+                out.append("    filter CPU ms/msg per run: " + " / ".join(fmt(x, "cpu_ms")
+                    for x in r["filter_runs"]))
+            if r.get("filter_elapsed") and r["filter_elapsed"][0] is not None:
+                out.append(f"    filter elapsed_ms (log) p50 {r['filter_elapsed'][0]}, "
+                    f"p99 {r['filter_elapsed'][1]}" + (" (first run)" if r.get("runs") else ""))
+            for seed in r.get("greylist_seed", []):
+                out.append(f"    greylist pre-seed: {seed}")
+            if r.get("verdicts"):
+                total = sum(n for _, n in r["verdicts"])
+                out.append(f"    filter verdicts during the load ({total}"
+                    + (", all runs" if r.get("runs") else "") + "):")
+                for (action, score, syms, detail), n in r["verdicts"][:6]:
+                    out.append(f"      {n:>7} action={action} score={score} symbols={syms}"
+                        + (f" detail={detail}" if detail else ""))
             for l in r["log_problems"][1]:
                 out.append(f"    log: {l}")
             for n in r["notes"]:
@@ -924,7 +1062,7 @@ def main():
     budget = env_int("BENCH_BUDGET", 1440)
     deadline = T0 + budget
     wanted = [p.strip() for p in os.environ.get("BENCH_PROFILES",
-        "2k-10,2k-50,50k-10,idle").split(",") if p.strip()]
+        DEFAULT_PROFILES).split(",") if p.strip()]
     targets = [t.strip().lower() for t in os.environ.get("BENCH_TARGETS",
         "postfix,mailguard").split(",") if t.strip()]
     classes = [c for c in (Postfix, MailGuard) if c.name.lower() in targets]
@@ -956,7 +1094,9 @@ def run_all(wanted, classes, count, deadline, started, tmp_root):
         for c in (classes if rep % 2 == 0 else list(reversed(classes)))]
     do_idle = "idle" in wanted and MailGuard in classes
     results = []
-    mg_broken = None
+    # MailGuard failed to start: skip its later runs (the protected profile's configuration is
+    # its own, so a failure there does not skip the others, nor the other way round)
+    mg_broken = {}
     budget_note = ""
     b0, t0 = machine_busy(), time.monotonic()
     time.sleep(1.0)
@@ -966,12 +1106,28 @@ def run_all(wanted, classes, count, deadline, started, tmp_root):
             "starts: other work will skew the figures")
     say(f"{len(runs)} load run(s) of {count} messages{' + idle' if do_idle else ''}; "
         f"budget {budget}s; work dir {tmp_root}")
+    if "protected" in wanted:
+        try:
+            path, zones = protected.make_message(tmp_root / "protected")
+            PROTECTED_MSG.update(path=path, zones=zones, size=path.stat().st_size)
+            say(f"protected: signed message {path} ({PROTECTED_MSG['size']} bytes)")
+        except Exception as e:
+            say(f"protected: cannot make the signed message: {e}")
+            for c in classes:
+                results.append({"target": c.name, "profile": "protected",
+                    "error": f"skipped: cannot make the signed message: {e}"})
+            runs = [(p, c) for p, c in runs if p != "protected"]
     for i, (prof, cls) in enumerate(runs):
         size, sessions = PROFILES[prof]
         reserve = 150 if do_idle else 0
-        cap = min(600.0, (deadline - time.monotonic() - reserve - 30) / (len(runs) - i))
-        if cls is MailGuard and mg_broken:
-            results.append({"target": cls.name, "profile": prof, "error": mg_broken})
+        # A run's ceiling: twice its fair share of what is left (MailGuard runs take far less
+        # than their share, Postfix runs more), never more than what is left; runs that no
+        # longer fit are skipped below, so the whole run still keeps to BENCH_BUDGET.
+        avail = deadline - time.monotonic() - reserve - 30
+        cap = min(600.0, avail, 2 * avail / (len(runs) - i))
+        kind = "protected" if prof == "protected" else "plain"
+        if cls is MailGuard and mg_broken.get(kind):
+            results.append({"target": cls.name, "profile": prof, "error": mg_broken[kind]})
             continue
         if cap < 20:
             results.append({"target": cls.name, "profile": prof,
@@ -984,21 +1140,26 @@ def run_all(wanted, classes, count, deadline, started, tmp_root):
             say(f"{cls.name} {prof}: accepted {r['accepted']:.1f}/s, e2e "
                 f"{fmt(r.get('e2e'), 'e2e')}/s, cpu {fmt(r.get('cpu_ms'), 'cpu_ms')} ms/msg, "
                 f"p50 {fmt(r['p50'], 'p50')} ms, p99 {fmt(r['p99'], 'p99')} ms, "
-                f"RSS {r['rss_mb']:.1f} MiB")
+                f"RSS {r['rss_mb']:.1f} MiB"
+                + (f", filter {fmt(r['filter_cpu_ms'], 'cpu_ms')} ms/msg, DNS rig "
+                    f"{fmt(r.get('dns_cpu_ms'), 'cpu_ms')} ms/msg"
+                    if r.get("filter_cpu_ms") is not None else ""))
         except (Failure, Exception) as e:
             if not isinstance(e, Failure):
                 e = Failure(f"internal error: {type(e).__name__}: {e}\n{traceback.format_exc()}")
             say(f"{cls.name} {prof}: FAILED: {e}")
             r = {"target": cls.name, "profile": prof, "error": headline(e), "detail": str(e)}
-            if cls is MailGuard and ("not built" in str(e) or "ready" in str(e) or
-                    "config check" in str(e) or "exited" in str(e)):
-                mg_broken = f"skipped: MailGuard failed in the {prof} run (see above)"
+            first = str(e).splitlines()[0] if str(e) else ""   # not a log tail's text
+            if cls is MailGuard and ("not built" in first or "ready" in first or
+                    "config check" in first or "exited" in first):
+                mg_broken[kind] = f"skipped: MailGuard failed in the {prof} run (see above)"
         results.append(r)
     if do_idle:
         cap = min(240.0, deadline - time.monotonic() - 10)
         conns = env_int("BENCH_IDLE_CONNS", 5000)
-        if mg_broken:
-            results.append({"target": "MailGuard", "profile": "idle", "error": mg_broken})
+        if mg_broken.get("plain"):
+            results.append({"target": "MailGuard", "profile": "idle",
+                "error": mg_broken["plain"]})
         elif cap < 40:
             results.append({"target": "MailGuard", "profile": "idle",
                 "error": "skipped: time budget exhausted"})
@@ -1015,12 +1176,18 @@ def run_all(wanted, classes, count, deadline, started, tmp_root):
     text = report(combine_repeats(results), count, started, budget_note)
     details = [f"\n--- {r['target']} {r['profile']} failure detail\n{r['detail']}"
         for r in results if r.get("detail") and r["detail"] != r["error"]]
-    settings = next((r["settings"] for r in results if r.get("settings")), "")
+    settings = next((r["settings"] for r in results if r.get("settings")
+        and r["profile"] != "protected"), "")
+    psettings = next((r["settings"] for r in results if r.get("settings")
+        and r["profile"] == "protected"), "")
     stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
     out = BENCH / f"results-{stamp}.txt"
     full = text + "".join(details)
     if settings:
         full += "\n--- mailguard -P (effective settings of the benchmark instance)\n" + settings
+    if psettings:
+        full += ("\n--- mailguard -P (effective settings of the protected profile's instance)\n"
+            + psettings)
     out.write_text(full)
     print()
     print(text, end="")
