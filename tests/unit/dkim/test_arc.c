@@ -8,43 +8,10 @@
 #include "dkim/dkim.h"
 #include "lib/xalloc.h"
 
-static int
-msg_fd(const char *text, off_t *size)
-{
-	char path[] = "/tmp/mg-test-arc-XXXXXX";
-	int fd = mkstemp(path);
-	struct buf b;
+#include "dkim_test.h"
 
-	unlink(path);
-	buf_init(&b, 1 << 22);
-	for (const char *p = text; *p; p++) {
-		if (*p == '\n' && (p == text || p[-1] != '\r'))
-			buf_append_char(&b, '\r');
-		buf_append_char(&b, *p);
-	}
-	if (write(fd, b.data, b.len) != (ssize_t)b.len)
-		abort();
-	*size = (off_t)b.len;
-	buf_free(&b);
-	return fd;
-}
-
-static char *
-load(const char *name)
-{
-	char path[256];
-	FILE *f;
-	char *s = xcalloc(1, 1 << 20);
-	size_t n;
-
-	snprintf(path, sizeof(path), "tests/fixtures/dkim/%s", name);
-	if ((f = fopen(path, "rb")) == NULL)
-		abort();
-	n = fread(s, 1, (1 << 20) - 1, f);
-	s[n] = '\0';
-	fclose(f);
-	return s;
-}
+#define msg_fd dkim_test_msg_fd
+#define load dkim_test_fixture
 
 /* Replaces the first occurrence of from by to (any length) in the heap string *s. */
 static void

@@ -9,44 +9,12 @@
 #include "dkim/sig.h"
 #include "lib/xalloc.h"
 
+#include "dkim_test.h"
+
+#define msg_fd dkim_test_msg_fd
+#define load dkim_test_fixture
+
 #define BH "bh=2jUSOH9NhtVGCQWNr9BrIAPreKQjO6Sn7XIkfJVOzv8=; "
-
-/* The message text with LF turned into CRLF, in an unlinked temporary file. */
-static int
-msg_fd(const char *text, off_t *size)
-{
-	char path[] = "/tmp/mg-test-sig-XXXXXX";
-	int fd = mkstemp(path);
-	struct buf b;
-
-	unlink(path);
-	buf_init(&b, 1 << 22);
-	for (const char *p = text; *p; p++) {
-		if (*p == '\n' && (p == text || p[-1] != '\r'))
-			buf_append_char(&b, '\r');
-		buf_append_char(&b, *p);
-	}
-	if (write(fd, b.data, b.len) != (ssize_t)b.len)
-		abort();
-	*size = (off_t)b.len;
-	buf_free(&b);
-	return fd;
-}
-
-static char *
-load(const char *path)
-{
-	FILE *f = fopen(path, "rb");
-	char *s = calloc(1, 1 << 20);
-	size_t n;
-
-	if (f == NULL || s == NULL)
-		abort();
-	n = fread(s, 1, (1 << 20) - 1, f);
-	s[n] = '\0';
-	fclose(f);
-	return s;
-}
 
 /* Replaces the first occurrence of from with to (same length) in s. */
 static void
@@ -219,7 +187,7 @@ verify_all(const char *text, enum mg_dkim_sig_status *st, const char **why, unsi
 static void
 test_rfc8463(void)
 {
-	char *m = load("tests/fixtures/dkim/rfc8463.eml");
+	char *m = load("rfc8463.eml");
 	enum mg_dkim_sig_status st[4];
 	const char *why[4];
 	unsigned q;
@@ -234,7 +202,7 @@ test_rfc8463(void)
 static void
 test_tampered(void)
 {
-	char *m = load("tests/fixtures/dkim/rfc8463.eml");
+	char *m = load("rfc8463.eml");
 	enum mg_dkim_sig_status st[4];
 	const char *why[4];
 	unsigned q;
@@ -246,7 +214,7 @@ test_tampered(void)
 	CHECK(st[1] == MG_DKIM_SIG_FAIL && strcmp(why[1], "body hash mismatch") == 0, "rsa body: %s", why[1]);
 	CHECK_INT(q, 0);	/* a body mismatch needs no key */
 	free(m);
-	m = load("tests/fixtures/dkim/rfc8463.eml");
+	m = load("rfc8463.eml");
 	tamper(m, "Subject: Is dinner ready?", "Subject: Is dinner ready!");
 	CHECK_INT(verify_all(m, st, why, &q), 2);
 	CHECK(st[0] == MG_DKIM_SIG_FAIL && strcmp(why[0], "signature did not verify") == 0,
@@ -254,7 +222,7 @@ test_tampered(void)
 	CHECK(st[1] == MG_DKIM_SIG_FAIL, "rsa header: %s", why[1]);
 	free(m);
 	/* A signature pointing at a selector with no key. */
-	m = load("tests/fixtures/dkim/rfc8463.eml");
+	m = load("rfc8463.eml");
 	tamper(m, "s=brisbane", "s=brisbanf");
 	CHECK_INT(verify_all(m, st, why, &q), 2);
 	CHECK(st[0] == MG_DKIM_SIG_PERMERROR && strcmp(why[0], "no key for signature") == 0,

@@ -8,6 +8,11 @@
 #include "dkim/dkim.h"
 #include "lib/xalloc.h"
 
+#include "dkim_test.h"
+
+#define msg_fd dkim_test_msg_fd
+#define load dkim_test_fixture
+
 #define RSA_TEST "v=DKIM1; k=rsa; p=" RSA_P
 #define RSA_P "MIGfMA0GCSqGSIb3DQEBAQUAA4GNADCBiQKBgQDkHlOQoBTzWRiGs5V6NpP3idY6Wk08a5qhd" \
 	"R6wy5bdOKb2jLQiY/J16JYi0Qvx/byYzCNb3W91y3FutACDfzwQ/BC/e/8uBsCR+yz1Lxj+PL6lHvqMKrM3rG4hstT5Qj" \
@@ -15,42 +20,6 @@
 #define ED_KEY "v=DKIM1; k=ed25519; p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo="
 #define ED_NAME "brisbane._domainkey.football.example.com"
 #define RSA_NAME "test._domainkey.football.example.com"
-
-static int
-msg_fd(const char *text, off_t *size)
-{
-	char path[] = "/tmp/mg-test-verify-XXXXXX";
-	int fd = mkstemp(path);
-	struct buf b;
-
-	unlink(path);
-	buf_init(&b, 1 << 22);
-	for (const char *p = text; *p; p++) {
-		if (*p == '\n' && (p == text || p[-1] != '\r'))
-			buf_append_char(&b, '\r');
-		buf_append_char(&b, *p);
-	}
-	if (write(fd, b.data, b.len) != (ssize_t)b.len)
-		abort();
-	*size = (off_t)b.len;
-	buf_free(&b);
-	return fd;
-}
-
-static char *
-load(void)
-{
-	FILE *f = fopen("tests/fixtures/dkim/rfc8463.eml", "rb");
-	char *s = xcalloc(1, 1 << 20);
-	size_t n;
-
-	if (f == NULL)
-		abort();
-	n = fread(s, 1, (1 << 20) - 1, f);
-	s[n] = '\0';
-	fclose(f);
-	return s;
-}
 
 static void
 edit(char **s, const char *from, const char *to)
@@ -97,7 +66,7 @@ static const char *const both_keys[] = { ED_NAME, ED_KEY, RSA_NAME, RSA_TEST, NU
 static void
 test_rfc8463(void)
 {
-	char *m = load();
+	char *m = load("rfc8463.eml");
 	struct mg_dkim_results r;
 	struct buf ar;
 
@@ -128,7 +97,7 @@ test_rfc8463(void)
 static void
 test_tampered(void)
 {
-	char *m = load();
+	char *m = load("rfc8463.eml");
 	struct mg_dkim_results r;
 
 	edit(&m, "We lost the game", "We won the game");
@@ -139,7 +108,7 @@ test_tampered(void)
 	    r.sig[0].reason, r.sig[1].reason);
 	CHECK_STR(r.sig[0].reason, "body hash mismatch");
 	xfree(m);
-	m = load();
+	m = load("rfc8463.eml");
 	edit(&m, "Subject: Is dinner ready?", "Subject: Is dinner ready!");
 	CHECK_INT(run(m, both_keys, &r), 0);
 	CHECK(r.sig[0].result == MG_DKIM_FAIL && r.sig[1].result == MG_DKIM_FAIL, "header: %s / %s",
@@ -197,7 +166,7 @@ static const struct key_case key_cases[] = {
 static void
 test_keys(void)
 {
-	char *m = load();
+	char *m = load("rfc8463.eml");
 
 	for (size_t i = 0; i < sizeof(key_cases) / sizeof(key_cases[0]); i++) {
 		const struct key_case *c = &key_cases[i];
@@ -229,7 +198,7 @@ test_keys(void)
 static void
 test_cap(void)
 {
-	char *m = load();
+	char *m = load("rfc8463.eml");
 	const char *sig = strstr(m, "DKIM-Signature: v=1; a=rsa-sha256");
 	const char *end = strstr(m, "From: ");
 	struct mg_dkim_results r;
@@ -257,7 +226,7 @@ test_cap(void)
 static void
 test_rsa_sha1(void)
 {
-	char *m = load();
+	char *m = load("rfc8463.eml");
 	struct mg_dkim_results r;
 
 	/* Relabelled rsa-sha1 (the header hash changes, so it cannot verify either way); a genuine

@@ -8,6 +8,7 @@
  * asked are remembered (the last 8), so tests can check what was queried. */
 #ifndef TEST_DMARC_TABLE_H
 #define TEST_DMARC_TABLE_H
+#include "tests/unit/table_text.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,41 +34,6 @@ struct dt_table {
 	char asked[8][MG_DNS_NAME_MAX + 2];
 };
 
-static void
-dt_norm(char *dst, size_t size, const char *name, size_t len)
-{
-	if (len > 0 && name[len - 1] == '.')
-		len--;
-	if (len >= size)
-		len = size - 1;
-	memcpy(dst, name, len);
-	dst[len] = '\0';
-}
-
-static char *
-dt_unescape(const char *s, size_t *len_r)
-{
-	char *out = xmalloc(strlen(s) + 1);
-	size_t o = 0;
-
-	for (size_t i = 0; s[i] != '\0'; i++) {
-		if (s[i] == '\\' && s[i + 1] == '\\') {
-			out[o++] = '\\';
-			i++;
-		} else if (s[i] == '\\' && s[i + 1] == 'x' && s[i + 2] && s[i + 3]) {
-			char hex[3] = { s[i + 2], s[i + 3], '\0' };
-
-			out[o++] = (char)strtol(hex, NULL, 16);
-			i += 3;
-		} else {
-			out[o++] = s[i];
-		}
-	}
-	out[o] = '\0';
-	*len_r = o;
-	return out;
-}
-
 /* Adds one "NAME KIND [DATA]" line (no newline). Returns 0, or -1 with *error_r. */
 static int __attribute__((unused))
 dt_add(struct dt_table *t, const char *line, const char **error_r)
@@ -85,10 +51,10 @@ dt_add(struct dt_table *t, const char *line, const char **error_r)
 	data = strchr(kind, ' ');
 	klen = data != NULL ? (size_t)(data - kind) : strlen(kind);
 	data = data != NULL ? data + 1 : "";
-	dt_norm(e.name, sizeof(e.name), line, (size_t)(sp1 - line));
+	table_text_norm(e.name, sizeof(e.name), line, (size_t)(sp1 - line));
 	if (klen == 3 && strncasecmp(kind, "TXT", 3) == 0) {
 		e.kind = DT_TXT;
-		e.data = dt_unescape(data, &e.len);
+		e.data = table_text_unescape(data, &e.len);
 	} else if ((klen == 7 && strncasecmp(kind, "TIMEOUT", 7) == 0) ||
 	    (klen == 8 && strncasecmp(kind, "SERVFAIL", 8) == 0)) {
 		e.kind = DT_TIMEOUT;
@@ -170,7 +136,7 @@ dt_lookup(void *ctx, const char *qname, uint16_t type)
 	int exists = 0;
 	struct mg_dns_result *r;
 
-	dt_norm(name, sizeof(name), qname, strlen(qname));
+	table_text_norm(name, sizeof(name), qname, strlen(qname));
 	str_lcpy(t->asked[t->calls % 8], name, sizeof(t->asked[0]));
 	t->calls++;
 	for (size_t i = 0; i < t->n; i++) {

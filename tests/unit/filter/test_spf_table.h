@@ -8,6 +8,7 @@
  * -> NODATA; else NXDOMAIN. Names compare case-insensitively, one final dot ignored. */
 #ifndef TEST_SPF_TABLE_H
 #define TEST_SPF_TABLE_H
+#include "tests/unit/table_text.h"
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,41 +49,6 @@ spf_table_type(const char *s)
 	return 0;
 }
 
-static void
-spf_table_norm(char *dst, size_t size, const char *name, size_t len)
-{
-	if (len > 0 && name[len - 1] == '.')
-		len--;
-	if (len >= size)
-		len = size - 1;
-	memcpy(dst, name, len);
-	dst[len] = '\0';
-}
-
-static char *
-spf_table_unescape(const char *s, size_t *len_r)
-{
-	char *out = xmalloc(strlen(s) + 1);
-	size_t o = 0;
-
-	for (size_t i = 0; s[i] != '\0'; i++) {
-		if (s[i] == '\\' && s[i + 1] == '\\') {
-			out[o++] = '\\';
-			i++;
-		} else if (s[i] == '\\' && s[i + 1] == 'x' && s[i + 2] && s[i + 3]) {
-			char hex[3] = { s[i + 2], s[i + 3], '\0' };
-
-			out[o++] = (char)strtol(hex, NULL, 16);
-			i += 3;
-		} else {
-			out[o++] = s[i];
-		}
-	}
-	out[o] = '\0';
-	*len_r = o;
-	return out;
-}
-
 /* Adds one "NAME TYPE DATA" line (no newline). Returns 0, or -1 with *error_r. */
 static int __attribute__((unused))
 spf_table_add(struct spf_table *t, const char *line, const char **error_r)
@@ -109,8 +75,8 @@ spf_table_add(struct spf_table *t, const char *line, const char **error_r)
 		size_t ulen;
 
 		str_fmt(raw, sizeof(raw), "%.*s", (int)(sp1 - line), line);
-		un = spf_table_unescape(raw, &ulen);
-		spf_table_norm(e.name, sizeof(e.name), un, ulen);
+		un = table_text_unescape(raw, &ulen);
+		table_text_norm(e.name, sizeof(e.name), un, ulen);
 		xfree(un);
 	}
 	if (strcasecmp(type, "TIMEOUT") == 0) {
@@ -143,7 +109,7 @@ spf_table_add(struct spf_table *t, const char *line, const char **error_r)
 
 		e.pref = (uint16_t)strtoul(data, NULL, 10);
 		h = h != NULL ? h + 1 : "";
-		spf_table_norm(tmp, sizeof(tmp), h, strlen(h));
+		table_text_norm(tmp, sizeof(tmp), h, strlen(h));
 		e.data = xstrdup(str_lower(tmp));
 		break;
 	}
@@ -151,13 +117,13 @@ spf_table_add(struct spf_table *t, const char *line, const char **error_r)
 	case 5: {
 		char tmp[MG_DNS_NAME_MAX + 2];
 
-		spf_table_norm(tmp, sizeof(tmp), data, strlen(data));
+		table_text_norm(tmp, sizeof(tmp), data, strlen(data));
 		e.data = xstrdup(str_lower(tmp));
 		break;
 	}
 	case 16:
 	case 99:
-		e.data = spf_table_unescape(data, &e.len);
+		e.data = table_text_unescape(data, &e.len);
 		break;
 	default:
 		break;
@@ -278,7 +244,7 @@ spf_table_lookup(void *ctx, const char *name, uint16_t type)
 	char norm[MG_DNS_NAME_MAX + 2];
 
 	t->calls++;
-	spf_table_norm(norm, sizeof(norm), name, strlen(name));
+	table_text_norm(norm, sizeof(norm), name, strlen(name));
 	return spf_table_answer(t, norm, norm, type, 0);
 }
 
