@@ -56,7 +56,9 @@ def test_deferred_three_times_then_delivered():
     got = wait_tokens(back, [tx.token], 20)
     assert rule.calls == 4, f"back-end saw {rule.calls} RCPTs, want 4 (3 x 451, then 250)"
     assert len(got[tx.token]) == 1
-    lines = attempt_lines(mg, tx.qid)
+    # the back-end sees the message before the queue logs the outcome the delivery agent reports
+    lines = wait_for(lambda: (lambda ls: ls if len(ls) >= 4 else None)(attempt_lines(mg, tx.qid)),
+        10, "four attempt lines")
     assert [("deferred" in l, "sent" in l) for l in lines] == \
         [(True, False)] * 3 + [(False, True)], f"result lines: {lines}"
     for n, l in enumerate(lines, 1):
