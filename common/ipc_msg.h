@@ -4,7 +4,7 @@
  * each exchange). Bump IPC_VERSION whenever a message or its payload changes. Payload layouts are
  * written next to each type as the sequence of ipc_put_* calls; readers mirror them exactly. */
 
-#define IPC_VERSION 2
+#define IPC_VERSION 3
 
 enum ipc_type {
 	/* role -> supervisor: u32 IPC_VERSION, str role name. Sent once set-up is complete. */
@@ -35,6 +35,16 @@ enum ipc_type {
 	/* delivery -> queue, id = job: u32 n, n x (u32 index, u32 enum envelope_rcpt_state,
 	 * str status, str diag), str relay (host[addr]:port or NULL), str tls (summary or NULL). */
 	IPC_DELIVER_RESULT,
+	/* delivery -> queue, id = 0: one TLS-RPT (RFC 8460) session outcome, for the daily report
+	 * of the policy domain (the recipient domain). str policy domain, str policy type
+	 * ("sts", "tlsa" or "no-policy-found"), str policy strings ('\n'-separated: the MTA-STS
+	 * policy lines or the TLSA records in presentation form; "" for no-policy-found), str MX
+	 * host ("" when unknown), str receiving IP ("" when no connection), str sending IP,
+	 * u32 success (1 = TLS negotiated and the policy held), str result type (RFC 8460 §4.3
+	 * name, e.g. "certificate-expired", "tlsa-invalid", "sts-webpki-invalid", "validation-failure";
+	 * "" on success), str failure reason (free text, "" on success). Sent once per SMTP
+	 * connection attempt made under a policy, and once per connection without one. */
+	IPC_TLSRPT_RESULT,
 
 	/* smtpd -> filter, id = 0: str sid, str client address, u32 FILTER_CLIENT_* flags. A
 	 * session began: the filter starts connect-time work (RBL/DNSWL lookups). */
@@ -74,6 +84,7 @@ enum filter_action {
 #define ROLE_FD_SUPERVISOR 3
 #define ROLE_FD_PEER1 4		/* smtpd: queue; queue: smtpd; delivery: queue; filter: smtpd */
 #define ROLE_FD_PEER2 5		/* queue: delivery; smtpd: filter */
-#define ROLE_FD_LISTEN0 6	/* smtpd: first listening socket */
+#define ROLE_FD_PEER3 6		/* smtpd: signer (issue E; /dev/null until the signer role exists) */
+#define ROLE_FD_LISTEN0 7	/* smtpd: first listening socket */
 
 #endif

@@ -296,9 +296,12 @@ sup_start_children(void)
 	fds[0] = sp[CHILD_SMTPD][1];
 	fds[1] = sq[0];
 	fds[2] = sf[0];
-	for (size_t i = 0; i < sup.n_listeners && i < 60; i++)
-		fds[3 + i] = sup.listeners[i].fd;
-	sup_spawn(CHILD_SMTPD, fds, 3 + (int)sup.n_listeners);
+	if ((fds[3] = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0)	/* ROLE_FD_PEER3: signer */
+		fatal("open /dev/null: %m");
+	for (size_t i = 0; i < sup.n_listeners && i < 59; i++)
+		fds[4 + i] = sup.listeners[i].fd;
+	sup_spawn(CHILD_SMTPD, fds, 4 + (int)sup.n_listeners);
+	close(fds[3]);
 
 	close(sq[0]);
 	close(sq[1]);
