@@ -10,6 +10,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "admin/ctl_auth.h"
 #include "config/config.h"
 #include "lib/buf.h"
 #include "lib/log.h"
@@ -31,7 +32,18 @@ usage(void)
 	    "  queue flush            retry every deferred message now\n"
 	    "  queue delete QID|ALL   remove messages (no bounce)\n"
 	    "  queue hold QID|ALL     keep messages from delivery\n"
-	    "  queue release QID|ALL  release held messages\n");
+	    "  queue release QID|ALL  release held messages\n"
+	    "  queue rates            outbound_rate token buckets of the sender domains\n"
+	    "  queue tlsrpt           TLS-RPT session counts of the current report period\n"
+	    "  auth hash              print an argon2id hash of a password (read from the tty or stdin)\n"
+	    "  auth add USER          set USER's password in auth_users_file (atomic rewrite)\n"
+	    "  dkim status [DOMAIN]   DKIM keys, rotation dates, DNS advice and alerts\n"
+	    "  dkim dns DOMAIN        the DKIM TXT records to publish (zone-file lines)\n"
+	    "  dkim keygen DOMAIN     first key(s) for the domain's dkim_algorithm\n"
+	    "  dkim rotate DOMAIN --now  start a key rotation now (switch once DNS has the key)\n"
+	    "  dkim import DOMAIN SELECTOR PATH  adopt a PEM private key (mode 0600, owned by\n"
+	    "                         the daemon's user)\n"
+	    "  dkim clock SECONDS|real  test_mode only: set the signer's clock for rotation tests\n");
 	exit(2);
 }
 
@@ -45,7 +57,8 @@ main(int argc, char **argv)
 	int ch, fd, status = 1;
 	char *nl;
 
-	while ((ch = getopt(argc, argv, "c:S:")) != -1) {
+	/* "+": options only before COMMAND, so its own arguments may start with '-' (rotate --now) */
+	while ((ch = getopt(argc, argv, "+c:S:")) != -1) {
 		if (ch == 'c')
 			dir = optarg;
 		else if (ch == 'S')
@@ -56,6 +69,8 @@ main(int argc, char **argv)
 	if (optind >= argc)
 		usage();
 	log_init("mailguardctl", 1, LOG_LVL_WARN);
+	if (strcmp(argv[optind], "auth") == 0)	/* local: no daemon involved */
+		return ctl_auth_main(dir, argc - optind, argv + optind);
 	if (sock == NULL && (cfg = config_load(dir, stderr)) == NULL) {
 		fprintf(stderr, "mailguardctl: configuration in %s has errors (the daemon keeps "
 		    "running the last valid one; -S STATE_DIR/control.sock reaches it anyway)\n", dir);

@@ -1,6 +1,7 @@
 /* The asynchronous stub resolver of the DNS façade (common/dns.h): queries the configured
- * recursive resolvers over UDP from a fresh connect()ed socket per attempt (kernel-chosen source
- * port, random 16-bit id, RD, EDNS0 with the configured size and DO bit), falls back to TCP on TC,
+ * recursive resolvers over UDP from a small pool of connect()ed sockets per server, each
+ * replaced after a bounded number of queries or seconds (kernel-chosen source port, random 16-bit
+ * id, RD, EDNS0 with the configured size and DO bit), falls back to TCP on TC,
  * rotates servers per attempt and bounds every attempt and the whole query by timers. Runs on
  * the libev loop thread that owns the struct mg_dns; mg_dns_query_wait is the one entry for worker
  * threads (a mutex-protected inbox + ev_async, answers through a refcounted per-request rendezvous
@@ -13,6 +14,7 @@
 #include <ev.h>
 #include <ldns/ldns.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <string.h>
 #include <sys/random.h>
@@ -25,6 +27,11 @@
 #include "lib/xalloc.h"
 
 #define DNS_UDP_READS_MAX 16	/* datagrams read per wakeup before yielding to the loop */
+/* UDP socket reuse (see dns.h): sockets per server, and how long one source port serves. */
+#define DNS_SOCKS_PER_SERVER 4
+#define DNS_SOCK_USES_MAX 100	/* queries sent from one socket */
+#define DNS_SOCK_AGE_MS 10000	/* ms a socket takes new queries after it was opened */
+#define DNS_ID_DRAWS_MAX 16	/* redraws of an id already in flight on the same socket */
 
 struct dns_server {
 	struct sockaddr_storage sa;
@@ -32,6 +39,20 @@ struct dns_server {
 };
 
 struct dns_bridge;
+struct mg_dns_query;
+
+/* A connect()ed UDP socket shared by the queries sent to one server (loop thread only). */
+struct dns_sock {
+	struct mg_dns *d;		/* borrowed */
+	int fd;
+	unsigned uses;			/* queries sent from it */
+	long long born;			/* mg_dns_now_ms at socket() */
+	int retired;			/* no new queries; closed when the last one detaches */
+	int slot_srv, slot;		/* its place in mg_dns.socks while not retired */
+	size_t refs;			/* queries waiting on it */
+	struct mg_dns_query *waiters;	/* linked by snext */
+	ev_io io;			/* active while refs > 0 */
+};
 
 struct mg_dns {
 	struct ev_loop *loop;		/* borrowed: the owner's loop */
@@ -40,6 +61,9 @@ struct mg_dns {
 	int n_srv;
 	struct mg_dns_query *queries;	/* pending, loop thread only */
 	pthread_t loop_thread;
+	uint64_t serial;		/* unique per resolver: workers' sockets belong to one */
+	struct dns_sock *socks[MG_DNS_SERVERS_MAX][DNS_SOCKS_PER_SERVER];	/* loop thread only */
+	unsigned sock_rr[MG_DNS_SERVERS_MAX];
 	unsigned char rbuf[65536];	/* UDP receive buffer, loop thread only */
 	/* thread bridge */
 	pthread_mutex_t mu;
@@ -61,7 +85,10 @@ struct mg_dns_query {
 	uint16_t id;
 	unsigned char *wire;		/* 2-octet TCP length + the query message */
 	size_t wire_len;		/* of the message, without the length prefix */
-	int fd;
+	int fd;				/* TCP only */
+	struct dns_sock *sock;		/* UDP: the socket the attempt waits on */
+	struct mg_dns_query *snext;	/* in sock->waiters */
+	const char *sock_error;		/* the shared socket failed: reported by the timer */
 	enum dns_qstate state;
 	ev_io io;
 	ev_timer timer;
@@ -90,6 +117,7 @@ struct dns_bridge {
 };
 
 static void query_io_cb(struct ev_loop *loop, ev_io *w, int revents);
+static void sock_io_cb(struct ev_loop *loop, ev_io *w, int revents);
 static void query_timer_cb(struct ev_loop *loop, ev_timer *w, int revents);
 static void next_attempt(struct mg_dns_query *q);
 
@@ -176,6 +204,8 @@ check_config(const struct mg_dns_config *cfg, struct dns_server *srv, const char
 static void
 wake_cb(struct ev_loop *loop, ev_async *w, int revents);
 
+static uint64_t dns_serial;	/* atomic */
+
 struct mg_dns *
 mg_dns_new(struct ev_loop *loop, const struct mg_dns_config *cfg, const char **error_r)
 {
@@ -189,11 +219,115 @@ mg_dns_new(struct ev_loop *loop, const struct mg_dns_config *cfg, const char **e
 	d->cfg = *cfg;
 	d->n_srv = cfg->n_servers;
 	d->loop_thread = pthread_self();
+	d->serial = __atomic_add_fetch(&dns_serial, 1, __ATOMIC_RELAXED);
 	pthread_mutex_init(&d->mu, NULL);
 	ev_async_init(&d->wake, wake_cb);
 	d->wake.data = d;
 	ev_async_start(loop, &d->wake);
 	return d;
+}
+
+/* ---- shared UDP sockets --------------------------------------------------------------------- */
+
+static void
+sock_close(struct dns_sock *s)
+{
+	ev_io_stop(s->d->loop, &s->io);
+	close(s->fd);
+	xfree(s);
+}
+
+/* Takes s out of service; it closes once no query waits on it. */
+static void
+sock_retire(struct dns_sock *s)
+{
+	if (s->retired)
+		return;
+	s->retired = 1;
+	s->d->socks[s->slot_srv][s->slot] = NULL;
+	if (s->refs == 0)
+		sock_close(s);
+}
+
+/* A socket for server srv: round robin over the pool, a fresh one (kernel-chosen port) in place
+ * of one that served DNS_SOCK_USES_MAX queries or DNS_SOCK_AGE_MS. NULL with errno on failure. */
+static struct dns_sock *
+sock_get(struct mg_dns *d, int srv)
+{
+	unsigned slot = d->sock_rr[srv]++ % DNS_SOCKS_PER_SERVER;
+	struct dns_sock *s = d->socks[srv][slot];
+	const struct dns_server *sv = &d->srv[srv];
+	int fd;
+
+	if (s != NULL && (s->uses >= DNS_SOCK_USES_MAX ||
+	    mg_dns_now_ms() - s->born >= DNS_SOCK_AGE_MS)) {
+		sock_retire(s);
+		s = NULL;
+	}
+	if (s != NULL)
+		return s;
+	fd = socket(sv->sa.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return NULL;
+	/* connect(): the kernel picks a random source port and drops datagrams from anyone but
+	 * the server; ICMP errors surface as ECONNREFUSED. */
+	if (connect(fd, (const struct sockaddr *)&sv->sa, sv->len) < 0) {
+		int e = errno;
+		close(fd);
+		errno = e;
+		return NULL;
+	}
+	s = xcalloc(1, sizeof(*s));
+	s->d = d;
+	s->fd = fd;
+	s->born = mg_dns_now_ms();
+	s->slot_srv = srv;
+	s->slot = (int)slot;
+	ev_io_init(&s->io, sock_io_cb, fd, EV_READ);
+	s->io.data = s;
+	d->socks[srv][slot] = s;
+	return s;
+}
+
+static void
+sock_attach(struct dns_sock *s, struct mg_dns_query *q)
+{
+	q->sock = s;
+	q->snext = s->waiters;
+	s->waiters = q;
+	if (s->refs++ == 0)
+		ev_io_start(s->d->loop, &s->io);
+}
+
+static void
+sock_detach(struct mg_dns_query *q)
+{
+	struct dns_sock *s = q->sock;
+	struct mg_dns_query **pp;
+
+	if (s == NULL)
+		return;
+	q->sock = NULL;
+	for (pp = &s->waiters; *pp != NULL; pp = &(*pp)->snext)
+		if (*pp == q) {
+			*pp = q->snext;
+			break;
+		}
+	q->snext = NULL;
+	if (--s->refs == 0) {
+		ev_io_stop(s->d->loop, &s->io);
+		if (s->retired)
+			sock_close(s);
+	}
+}
+
+static int
+sock_id_in_use(const struct dns_sock *s, uint16_t id)
+{
+	for (const struct mg_dns_query *w = s->waiters; w != NULL; w = w->snext)
+		if (w->id == id)
+			return 1;
+	return 0;
 }
 
 /* ---- one query on the loop ---------------------------------------------------------------- */
@@ -203,6 +337,7 @@ close_transport(struct mg_dns_query *q)
 {
 	ev_io_stop(q->d->loop, &q->io);
 	ev_timer_stop(q->d->loop, &q->timer);
+	sock_detach(q);
 	if (q->fd >= 0) {
 		close(q->fd);
 		q->fd = -1;
@@ -283,17 +418,17 @@ watch(struct mg_dns_query *q, int events)
 /* Builds the query message with ldns: RD, EDNS0 (RFC 6891) with the DO bit (RFC 3225) and the
  * AD bit asking the validating resolver to report its verdict (RFC 6840 §5.7). */
 static int
-build_wire(struct mg_dns_query *q)
+encode_query(const struct mg_dns_config *cfg, const char *qname, uint16_t qtype,
+    unsigned char **wire_r, size_t *len_r)
 {
-	const struct mg_dns_config *cfg = &q->d->cfg;
-	ldns_rdf *name = ldns_dname_new_frm_str(q->name);
+	ldns_rdf *name = ldns_dname_new_frm_str(qname);
 	ldns_pkt *pkt;
 	ldns_buffer *b;
 	int rc = -1;
 
 	if (name == NULL)
 		return -1;
-	if ((pkt = ldns_pkt_query_new(name, (ldns_rr_type)q->type, LDNS_RR_CLASS_IN, LDNS_RD)) == NULL) {
+	if ((pkt = ldns_pkt_query_new(name, (ldns_rr_type)qtype, LDNS_RR_CLASS_IN, LDNS_RD)) == NULL) {
 		ldns_rdf_deep_free(name);
 		return -1;
 	}
@@ -306,17 +441,25 @@ build_wire(struct mg_dns_query *q)
 	if ((b = ldns_buffer_new(512)) != NULL) {
 		if (ldns_pkt2buffer_wire(b, pkt) == LDNS_STATUS_OK &&
 		    ldns_buffer_position(b) <= MG_DNS_TCP_MAX) {
-			q->wire_len = ldns_buffer_position(b);
-			q->wire = xmalloc(q->wire_len + 2);
-			q->wire[0] = (unsigned char)(q->wire_len >> 8);
-			q->wire[1] = (unsigned char)q->wire_len;
-			memcpy(q->wire + 2, ldns_buffer_begin(b), q->wire_len);
+			size_t len = ldns_buffer_position(b);
+			unsigned char *w = xmalloc(len + 2);
+			w[0] = (unsigned char)(len >> 8);
+			w[1] = (unsigned char)len;
+			memcpy(w + 2, ldns_buffer_begin(b), len);
+			*wire_r = w;
+			*len_r = len;
 			rc = 0;
 		}
 		ldns_buffer_free(b);
 	}
 	ldns_pkt_free(pkt);
 	return rc;
+}
+
+static int
+build_wire(struct mg_dns_query *q)
+{
+	return encode_query(&q->d->cfg, q->name, q->type, &q->wire, &q->wire_len);
 }
 
 static void
@@ -326,6 +469,10 @@ new_id(struct mg_dns_query *q)
 
 	if (getrandom(&id, sizeof(id), 0) != (ssize_t)sizeof(id))
 		panic("dns: getrandom failed: %s", strerror(errno));
+	/* ids stay distinct among the queries sharing a socket, so each answer has one owner */
+	for (int k = 0; q->sock != NULL && k < DNS_ID_DRAWS_MAX && sock_id_in_use(q->sock, id); k++)
+		if (getrandom(&id, sizeof(id), 0) != (ssize_t)sizeof(id))
+			panic("dns: getrandom failed: %s", strerror(errno));
 	q->id = id;
 	q->wire[2] = (unsigned char)(id >> 8);
 	q->wire[3] = (unsigned char)id;
@@ -375,31 +522,28 @@ next_attempt(struct mg_dns_query *q)
 	struct mg_dns *d = q->d;
 
 	for (; q->attempt < q->max_attempts; q->attempt++) {
-		const struct dns_server *s;
+		struct dns_sock *s;
 
 		if (remaining_ms(q) <= 0) {
 			deliver_status(q, MG_DNS_TEMPFAIL, "deadline");
 			return;
 		}
 		q->srv = q->attempt % d->n_srv;
-		s = &d->srv[q->srv];
-		new_id(q);
-		q->fd = socket(s->sa.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-		if (q->fd < 0) {
-			q->last_error = "network error";
-			continue;
-		}
-		/* connect(): the kernel picks a random source port and drops datagrams from
-		 * anyone but the server; ICMP errors surface as ECONNREFUSED. */
-		if (connect(q->fd, (const struct sockaddr *)&s->sa, s->len) < 0 ||
-		    send(q->fd, q->wire + 2, q->wire_len, 0) != (ssize_t)q->wire_len) {
+		if ((s = sock_get(d, q->srv)) == NULL) {
 			q->last_error = errno_reason(errno);
-			close(q->fd);
-			q->fd = -1;
 			continue;
 		}
+		q->sock = s;		/* for new_id's check; attached below */
+		new_id(q);
+		q->sock = NULL;
+		if (send(s->fd, q->wire + 2, q->wire_len, 0) != (ssize_t)q->wire_len) {
+			q->last_error = errno_reason(errno);
+			sock_retire(s);	/* e.g. a pending ICMP error: take a fresh port */
+			continue;
+		}
+		s->uses++;
+		sock_attach(s, q);
 		q->state = QS_UDP;
-		watch(q, EV_READ);
 		arm_timer(q);
 		return;
 	}
@@ -432,23 +576,52 @@ start_tcp(struct mg_dns_query *q)
 	arm_timer(q);
 }
 
+/* The socket failed (an ICMP error): every query waiting on it ends its attempt from its own
+ * timer, so no callback runs while the waiter list is walked. */
 static void
-udp_readable(struct mg_dns_query *q)
+sock_failed(struct dns_sock *s, const char *why)
 {
-	struct mg_dns *d = q->d;
+	for (struct mg_dns_query *q = s->waiters; q != NULL; q = q->snext) {
+		q->sock_error = why;
+		ev_timer_stop(s->d->loop, &q->timer);
+		ev_timer_set(&q->timer, 0., 0.);
+		ev_timer_start(s->d->loop, &q->timer);
+	}
+	sock_retire(s);
+}
 
+/* Datagrams on a shared socket: each goes to the waiting query with its id, which checks it
+ * fully (RFC 5452 §9.1: id, question; the connected socket already fixed the source). One
+ * answer handled per call: its callback may free anything, the resolver included; a further
+ * datagram wakes the (level-triggered) watcher again. */
+static void
+sock_io_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct dns_sock *s = w->data;
+	struct mg_dns *d = s->d;
+
+	(void)loop;
+	(void)revents;
 	for (int i = 0; i < DNS_UDP_READS_MAX; i++) {
 		struct mg_dns_result *res;
+		struct mg_dns_query *q;
 		const char *err;
 		int foreign, rc;
-		ssize_t n = recv(q->fd, d->rbuf, sizeof(d->rbuf), 0);
+		uint16_t id;
+		ssize_t n = recv(s->fd, d->rbuf, sizeof(d->rbuf), 0);
 
 		if (n < 0) {
-			if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
-				return;
-			attempt_failed(q, errno_reason(errno));
+			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+				sock_failed(s, errno_reason(errno));
 			return;
 		}
+		if (n < 12)
+			continue;	/* shorter than a header: not an answer */
+		id = (uint16_t)(d->rbuf[0] << 8 | d->rbuf[1]);
+		for (q = s->waiters; q != NULL && q->id != id; q = q->snext)
+			;
+		if (q == NULL)
+			continue;	/* stale (an abandoned attempt) or spoofed */
 		rc = mg_dns_parse_reply(d->rbuf, (size_t)n, q->id, q->name, q->type, &res, &foreign,
 		    &err);
 		if (rc == 1) {
@@ -464,7 +637,7 @@ udp_readable(struct mg_dns_query *q)
 			    "malformed answer"));
 			return;
 		}
-		/* foreign: not ours (stale or spoofed); keep listening */
+		/* our id, another question: not the answer; keep listening */
 	}
 }
 
@@ -547,8 +720,7 @@ query_io_cb(struct ev_loop *loop, ev_io *w, int revents)
 	(void)loop;
 	(void)revents;
 	switch (q->state) {
-	case QS_UDP:
-		udp_readable(q);
+	case QS_UDP:		/* answers arrive through sock_io_cb */
 		break;
 	case QS_TCP_CONNECT:
 	case QS_TCP_WRITE:
@@ -579,6 +751,12 @@ query_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	}
 	if (remaining_ms(q) <= 0) {
 		deliver_status(q, MG_DNS_TEMPFAIL, "deadline");
+		return;
+	}
+	if (q->sock_error != NULL) {
+		const char *why = q->sock_error;
+		q->sock_error = NULL;
+		attempt_failed(q, why);
 		return;
 	}
 	attempt_failed(q, "timeout");
@@ -674,7 +852,6 @@ wake_cb(struct ev_loop *loop, ev_async *w, int revents)
 	struct mg_dns *d = w->data;
 	struct dns_bridge *list, *b;
 
-	(void)loop;
 	(void)revents;
 	pthread_mutex_lock(&d->mu);
 	list = d->inbox;
@@ -695,6 +872,12 @@ wake_cb(struct ev_loop *loop, ev_async *w, int revents)
 		}
 		q = mg_dns_query(d, b->name, b->type, b->deadline, bridge_done, b);
 		q->is_bridge = 1;
+		if (q->held == NULL) {
+			/* Already on the loop and outside any caller: send now rather than on the
+			 * next turn (bridge_done is safe to run from here). */
+			ev_timer_stop(loop, &q->timer);
+			next_attempt(q);
+		}
 	}
 }
 
@@ -767,6 +950,284 @@ mg_dns_query_wait(struct mg_dns *d, const char *name, uint16_t type, long long d
 	return res != NULL ? res : mg_dns_result_new(name, type, MG_DNS_TEMPFAIL, "deadline");
 }
 
+/* ---- direct resolution on a worker thread ---------------------------------------------------- */
+
+/* A worker's own UDP socket per server, reused like the loop's (DNS_SOCK_USES_MAX queries or
+ * DNS_SOCK_AGE_MS), closed when the thread ends. One query at a time per thread. */
+struct dns_tsock {
+	uint64_t serial;		/* mg_dns it belongs to (0: none) */
+	int fd;
+	unsigned uses;
+	long long born;
+};
+struct dns_tsocks {
+	struct dns_tsock s[MG_DNS_SERVERS_MAX];
+};
+
+static pthread_key_t tsock_key;
+static pthread_once_t tsock_once = PTHREAD_ONCE_INIT;
+
+static void
+tsocks_free(void *p)
+{
+	struct dns_tsocks *t = p;
+
+	for (int i = 0; i < MG_DNS_SERVERS_MAX; i++)
+		if (t->s[i].serial != 0)
+			close(t->s[i].fd);
+	xfree(t);
+}
+
+static void
+tsock_key_init(void)
+{
+	if (pthread_key_create(&tsock_key, tsocks_free) != 0)
+		panic("dns: pthread_key_create failed");
+}
+
+static void
+tsock_drop(struct dns_tsock *ts)
+{
+	if (ts->serial != 0)
+		close(ts->fd);
+	ts->serial = 0;
+	ts->fd = -1;
+}
+
+static struct dns_tsock *
+tsock_get(const struct mg_dns *d, int srv)
+{
+	struct dns_tsocks *t;
+	struct dns_tsock *ts;
+	const struct dns_server *sv = &d->srv[srv];
+
+	pthread_once(&tsock_once, tsock_key_init);
+	if ((t = pthread_getspecific(tsock_key)) == NULL) {
+		t = xcalloc(1, sizeof(*t));
+		if (pthread_setspecific(tsock_key, t) != 0)
+			panic("dns: pthread_setspecific failed");
+	}
+	ts = &t->s[srv];
+	if (ts->serial != 0 && (ts->serial != d->serial || ts->uses >= DNS_SOCK_USES_MAX ||
+	    mg_dns_now_ms() - ts->born >= DNS_SOCK_AGE_MS))
+		tsock_drop(ts);
+	if (ts->serial != 0)
+		return ts;
+	ts->fd = socket(sv->sa.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (ts->fd < 0)
+		return NULL;
+	if (connect(ts->fd, (const struct sockaddr *)&sv->sa, sv->len) < 0) {
+		int e = errno;
+		close(ts->fd);
+		ts->fd = -1;
+		errno = e;
+		return NULL;
+	}
+	ts->serial = d->serial;
+	ts->uses = 0;
+	ts->born = mg_dns_now_ms();
+	return ts;
+}
+
+/* Waits up to ms for fd to be ready for events; 1 ready, 0 timeout, -1 error. */
+static int
+wait_fd(int fd, short events, long long ms)
+{
+	struct pollfd p = { .fd = fd, .events = events };
+	int r;
+
+	if (ms < 0)
+		ms = 0;
+	do
+		r = poll(&p, 1, (int)(ms > INT32_MAX ? INT32_MAX : ms));
+	while (r < 0 && errno == EINTR);
+	return r < 0 ? -1 : r;
+}
+
+/* One TCP exchange (RFC 7766) with server srv, bounded by until (mg_dns_now_ms clock). */
+static struct mg_dns_result *
+direct_tcp(const struct mg_dns *d, int srv, const char *name, uint16_t type, unsigned char *wire,
+    size_t wire_len, long long until)
+{
+	const struct dns_server *sv = &d->srv[srv];
+	unsigned char *buf = NULL;
+	struct mg_dns_result *res = NULL;
+	const char *why = "network error";
+	size_t off = 0, want = 2;
+	uint16_t id;
+	int fd, rc;
+
+	if (getrandom(&id, sizeof(id), 0) != (ssize_t)sizeof(id))
+		panic("dns: getrandom failed: %s", strerror(errno));
+	wire[2] = (unsigned char)(id >> 8);
+	wire[3] = (unsigned char)id;
+	if ((fd = socket(sv->sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) < 0)
+		goto out;
+	if (connect(fd, (const struct sockaddr *)&sv->sa, sv->len) < 0 && errno != EINPROGRESS) {
+		why = errno_reason(errno);
+		goto out;
+	}
+	while (off < wire_len + 2) {
+		ssize_t n = send(fd, wire + off, wire_len + 2 - off, MSG_NOSIGNAL);
+		if (n < 0 && (errno == EAGAIN || errno == EINPROGRESS || errno == ENOTCONN)) {
+			if ((rc = wait_fd(fd, POLLOUT, until - mg_dns_now_ms())) <= 0) {
+				why = rc == 0 ? "timeout" : "network error";
+				goto out;
+			}
+			continue;
+		}
+		if (n < 0) {
+			why = errno_reason(errno);
+			goto out;
+		}
+		off += (size_t)n;
+	}
+	buf = xmalloc(2 + MG_DNS_TCP_MAX);
+	for (off = 0; off < want;) {
+		ssize_t n = recv(fd, buf + off, want - off, 0);
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+			if ((rc = wait_fd(fd, POLLIN, until - mg_dns_now_ms())) <= 0) {
+				why = rc == 0 ? "timeout" : "network error";
+				goto out;
+			}
+			continue;
+		}
+		if (n <= 0) {
+			why = n == 0 ? "connection closed" : errno_reason(errno);
+			goto out;
+		}
+		off += (size_t)n;
+		if (off == 2 && want == 2) {
+			want = 2 + (size_t)(buf[0] << 8 | buf[1]);
+			if (want == 2) {
+				why = "malformed answer";
+				goto out;
+			}
+		}
+	}
+	rc = mg_dns_parse_reply(buf + 2, want - 2, id, name, type, &res, NULL, &why);
+	if (rc == 1)
+		res = mg_dns_result_new(name, type, MG_DNS_TEMPFAIL, "truncated");
+	else if (rc < 0)
+		res = mg_dns_result_new(name, type, MG_DNS_PERMFAIL, "malformed answer");
+out:
+	if (fd >= 0)
+		close(fd);
+	xfree(buf);
+	return res != NULL ? res : mg_dns_result_new(name, type, MG_DNS_TEMPFAIL, why);
+}
+
+/* One UDP attempt on the thread's socket for srv: the answer, NULL with *why_r on silence or a
+ * socket error (the caller moves on). Foreign datagrams (RFC 5452 §9.1) are dropped. */
+static struct mg_dns_result *
+direct_udp(const struct mg_dns *d, int srv, const char *name, uint16_t type, unsigned char *wire,
+    size_t wire_len, long long until, unsigned char *rbuf, size_t rsize, const char **why_r)
+{
+	struct dns_tsock *ts = tsock_get(d, srv);
+	long long attempt_end = mg_dns_now_ms() + d->cfg.timeout_ms;
+	struct mg_dns_result *res;
+	uint16_t id;
+
+	if (attempt_end > until)
+		attempt_end = until;
+	if (ts == NULL) {
+		*why_r = errno_reason(errno);
+		return NULL;
+	}
+	if (getrandom(&id, sizeof(id), 0) != (ssize_t)sizeof(id))
+		panic("dns: getrandom failed: %s", strerror(errno));
+	wire[2] = (unsigned char)(id >> 8);
+	wire[3] = (unsigned char)id;
+	ts->uses++;
+	if (send(ts->fd, wire + 2, wire_len, 0) != (ssize_t)wire_len) {
+		*why_r = errno_reason(errno);
+		tsock_drop(ts);
+		return NULL;
+	}
+	for (;;) {
+		const char *err;
+		int foreign, rc = wait_fd(ts->fd, POLLIN, attempt_end - mg_dns_now_ms());
+		ssize_t n;
+
+		if (rc <= 0) {
+			*why_r = rc == 0 ? "timeout" : "network error";
+			return NULL;
+		}
+		if ((n = recv(ts->fd, rbuf, rsize, MSG_DONTWAIT)) < 0) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+				continue;
+			*why_r = errno_reason(errno);
+			tsock_drop(ts);
+			return NULL;
+		}
+		rc = mg_dns_parse_reply(rbuf, (size_t)n, id, name, type, &res, &foreign, &err);
+		if (rc == 1)
+			return direct_tcp(d, srv, name, type, wire, wire_len, until);
+		if (rc == 0)
+			return res;
+		if (!foreign)
+			return mg_dns_result_new(name, type, MG_DNS_PERMFAIL, "malformed answer");
+		/* a late answer to an earlier attempt on this socket, or spoofed: keep waiting */
+	}
+}
+
+/* The resolver's attempt loop (next_attempt, handle_answer) run on the calling thread. */
+static struct mg_dns_result *
+direct_resolve(const struct mg_dns *d, const char *name, uint16_t type, long long until)
+{
+	int max_attempts = d->n_srv * d->cfg.attempts;
+	struct mg_dns_result *held = NULL, *res;
+	const char *why = "timeout";
+	unsigned char *wire, *rbuf;
+	size_t wire_len;
+
+	if (encode_query(&d->cfg, name, type, &wire, &wire_len) < 0)
+		return mg_dns_result_new(name, type, MG_DNS_PERMFAIL, "invalid name");
+	rbuf = xmalloc(MG_DNS_UDP_MAX + 512);
+	for (int attempt = 0; attempt < max_attempts; attempt++) {
+		if (mg_dns_now_ms() >= until) {
+			why = "deadline";
+			break;
+		}
+		res = direct_udp(d, attempt % d->n_srv, name, type, wire, wire_len, until, rbuf,
+		    MG_DNS_UDP_MAX + 512, &why);
+		if (res == NULL)
+			continue;
+		if ((res->status == MG_DNS_TEMPFAIL || res->status == MG_DNS_PERMFAIL) &&
+		    attempt + 1 < d->n_srv && attempt + 1 < max_attempts) {
+			mg_dns_result_free(&held);	/* a soft failure: ask a server not yet asked */
+			held = res;
+			continue;
+		}
+		mg_dns_result_free(&held);
+		held = res;
+		why = NULL;
+		break;
+	}
+	xfree(rbuf);
+	xfree(wire);
+	if (held != NULL)
+		return held;
+	return mg_dns_result_new(name, type, MG_DNS_TEMPFAIL, why != NULL ? why : "timeout");
+}
+
+struct mg_dns_result *
+mg_dns_query_direct(struct mg_dns *d, const char *name, uint16_t type, long long deadline_ms)
+{
+	const char *err;
+	char norm[MG_DNS_NAME_MAX + 1];
+
+	if (pthread_equal(pthread_self(), d->loop_thread))
+		panic("dns: mg_dns_query_direct called on the loop thread (would block it)");
+	if (mg_dns_name_check(name, norm, sizeof(norm), &err) < 0)
+		return mg_dns_result_new(name, type, MG_DNS_PERMFAIL, err);
+	if (deadline_ms == 0)
+		deadline_ms = default_deadline(d);
+	if (deadline_ms <= mg_dns_now_ms())
+		return mg_dns_result_new(name, type, MG_DNS_TEMPFAIL, "deadline");
+	return direct_resolve(d, norm, type, deadline_ms);
+}
+
 void
 mg_dns_free(struct mg_dns **dp)
 {
@@ -796,6 +1257,10 @@ mg_dns_free(struct mg_dns **dp)
 			query_free(q);
 		}
 	}
+	for (int i = 0; i < MG_DNS_SERVERS_MAX; i++)
+		for (int k = 0; k < DNS_SOCKS_PER_SERVER; k++)
+			if (d->socks[i][k] != NULL)
+				sock_retire(d->socks[i][k]);	/* no waiters left: closes */
 	ev_async_stop(d->loop, &d->wake);
 	pthread_mutex_destroy(&d->mu);
 	xfree(d);
@@ -841,6 +1306,14 @@ struct mg_dns_result *
 mg_dns_lookup_fn_blocking(void *ctx, const char *name, uint16_t type)
 {
 	return mg_dns_lookup_blocking(ctx, name, type);
+}
+
+struct mg_dns_result *
+mg_dns_lookup_fn_direct(void *ctx, const char *name, uint16_t type)
+{
+	const struct mg_dns_wait_ctx *w = ctx;
+
+	return mg_dns_query_direct(w->d, name, type, w->deadline_ms);
 }
 
 struct mg_dns_result *

@@ -42,8 +42,11 @@ enum ipc_type {
 	 * host ("" when unknown), str receiving IP ("" when no connection), str sending IP,
 	 * u32 success (1 = TLS negotiated and the policy held), str result type (RFC 8460 §4.3
 	 * name, e.g. "certificate-expired", "tlsa-invalid", "sts-webpki-invalid", "validation-failure";
-	 * "" on success), str failure reason (free text, "" on success). Sent once per SMTP
-	 * connection attempt made under a policy, and once per connection without one. */
+	 * "" on success), str failure reason (free text, "" on success), str rua (the policy
+	 * domain's published `_smtp._tls` TXT rua URIs, ',' separated as published; "" when none:
+	 * delivery looks the record up and caches it by TTL; the queue role has no network).
+	 * Sent once per SMTP connection attempt made under a policy, and once per connection
+	 * without one. */
 	IPC_TLSRPT_RESULT,
 
 	/* smtpd -> filter, id = 0: str sid, str client address, u32 FILTER_CLIENT_* flags. A
@@ -66,6 +69,15 @@ enum ipc_type {
 	IPC_CTL_REQUEST = 60,
 	/* queue -> supervisor, id = request: u32 exit status, str output text. */
 	IPC_CTL_REPLY,
+
+	/* smtpd -> signer, id = request: str sid, str envelope text (envelope_write; direction
+	 * outbound, sender of a protected domain with dkim_sign = yes); fd = the message as it will
+	 * be delivered (our Received: first), read-only. (issue E) */
+	IPC_SIGN_REQUEST = 100,
+	/* signer -> smtpd, id = request: u32 status (0 = signed, 1 = temporary failure), str
+	 * headers (the DKIM-Signature field(s), one unfolded line each, '\n'-separated, no CR; ""
+	 * on failure), str detail (reason for the log; no key material). */
+	IPC_SIGN_RESULT,
 };
 
 /* IPC_FILTER_CONNECT flags */
@@ -82,9 +94,10 @@ enum filter_action {
 
 /* Fixed descriptor numbers in each role after exec (set by the supervisor). */
 #define ROLE_FD_SUPERVISOR 3
-#define ROLE_FD_PEER1 4		/* smtpd: queue; queue: smtpd; delivery: queue; filter: smtpd */
+#define ROLE_FD_PEER1 4		/* smtpd: queue; queue: smtpd; delivery: queue; filter: smtpd;
+				 * signer: smtpd */
 #define ROLE_FD_PEER2 5		/* queue: delivery; smtpd: filter */
-#define ROLE_FD_PEER3 6		/* smtpd: signer (issue E; /dev/null until the signer role exists) */
+#define ROLE_FD_PEER3 6		/* smtpd: signer (issue E) */
 #define ROLE_FD_LISTEN0 7	/* smtpd: first listening socket */
 
 #endif

@@ -62,5 +62,7 @@ main(int argc, char **argv)
 		return delivery_main();
 	if (strcmp(xrole, "filter") == 0)
 		return filter_main();
+	if (strcmp(xrole, "signer") == 0)
+		return signer_main();
 	fatal("unknown role %s", xrole);
 }

@@ -39,6 +39,7 @@ int smtpd_main(void);
 int queue_main(void);
 int delivery_main(void);
 int filter_main(void);
+int signer_main(void);
 int supervisor_main(const char *config_dir, int foreground);
 
 #endif

@@ -39,13 +39,15 @@
 #define CTL_LINE_MAX 4096
 #define CTL_CLIENTS_MAX 32
 
-enum sup_child { CHILD_SMTPD, CHILD_QUEUE, CHILD_DELIVERY, CHILD_FILTER, CHILD_COUNT };
-static const char *const child_names[CHILD_COUNT] = { "smtpd", "queue", "delivery", "filter" };
+enum sup_child { CHILD_SMTPD, CHILD_QUEUE, CHILD_DELIVERY, CHILD_FILTER, CHILD_SIGNER, CHILD_COUNT };
+static const char *const child_names[CHILD_COUNT] = { "smtpd", "queue", "delivery", "filter",
+	"signer" };
 
 struct sup_listener {
 	int fd;
 	char addr[128];
 	int port;
+	const char *kind;	/* "smtp", "submission" or "submissions" (state_dir/listeners) */
 };
 
 struct ctl_client {
@@ -102,24 +104,28 @@ sup_split_hostport(const char *s, char *host, size_t hsize, char *port, size_t p
 	return str_lcpy(port, colon + 1, psize) >= psize ? -1 : 0;
 }
 
+/* Binds the addresses of one listen-type setting (listen, submission_listen, ...), appending
+ * to sup.listeners; smtpd learns each socket's kind from MAILGUARD_LISTENERS (sup_spawn). */
 static void
-sup_bind_listeners(void)
+sup_bind_kind(char **addrs, size_t n, const char *kind)
 {
-	sup.listeners = xcalloc(sup.cfg->n_listen ? sup.cfg->n_listen : 1, sizeof(*sup.listeners));
-	for (size_t i = 0; i < sup.cfg->n_listen; i++) {
+	sup.listeners = xreallocarray(sup.listeners, sup.n_listeners + n + 1,
+	    sizeof(*sup.listeners));
+	for (size_t k = 0; k < n; k++) {
+		size_t i = sup.n_listeners++;
 		struct addrinfo hints, *ai;
 		struct sockaddr_storage ss;
 		socklen_t sl = sizeof(ss);
 		char host[128], port[16], sport[NI_MAXSERV];
 		int fd, on = 1, r;
 
-		if (sup_split_hostport(sup.cfg->listen[i], host, sizeof(host), port, sizeof(port)) < 0)
-			fatal("listen: cannot parse %s", sup.cfg->listen[i]);
+		if (sup_split_hostport(addrs[k], host, sizeof(host), port, sizeof(port)) < 0)
+			fatal("listen: cannot parse %s", addrs[k]);
 		memset(&hints, 0, sizeof(hints));
 		hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE;
 		hints.ai_socktype = SOCK_STREAM;
 		if ((r = getaddrinfo(host, port, &hints, &ai)) != 0)
-			fatal("listen %s: %s", sup.cfg->listen[i], gai_strerror(r));
+			fatal("listen %s: %s", addrs[k], gai_strerror(r));
 		fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 		if (fd < 0)
 			fatal("socket: %m");
@@ -127,9 +133,9 @@ sup_bind_listeners(void)
 		if (ai->ai_family == AF_INET6)
 			setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on));
 		if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0)
-			fatal("cannot bind %s: %m", sup.cfg->listen[i]);
+			fatal("cannot bind %s: %m", addrs[k]);
 		if (listen(fd, 4096) < 0)
-			fatal("listen %s: %m", sup.cfg->listen[i]);
+			fatal("listen %s: %m", addrs[k]);
 		freeaddrinfo(ai);
 		getsockname(fd, (struct sockaddr *)&ss, &sl);
 		getnameinfo((struct sockaddr *)&ss, sl, host, sizeof(host), sport, sizeof(sport),
@@ -138,9 +144,18 @@ sup_bind_listeners(void)
 		str_lcpy(sup.listeners[i].addr, host, sizeof(sup.listeners[i].addr));
 		sup.listeners[i].port = ntohs(ss.ss_family == AF_INET ?
 		    ((struct sockaddr_in *)&ss)->sin_port : ((struct sockaddr_in6 *)&ss)->sin6_port);
-		log_info("listening on %s port %d", host, sup.listeners[i].port);
+		sup.listeners[i].kind = kind;
+		log_info("listening on %s port %d (%s)", host, sup.listeners[i].port, kind);
 	}
-	sup.n_listeners = sup.cfg->n_listen;
+}
+
+static void
+sup_bind_listeners(void)
+{
+	sup.n_listeners = 0;
+	sup_bind_kind(sup.cfg->listen, sup.cfg->n_listen, "smtp");
+	sup_bind_kind(sup.cfg->submission_listen, sup.cfg->n_submission_listen, "submission");
+	sup_bind_kind(sup.cfg->submissions_listen, sup.cfg->n_submissions_listen, "submissions");
 }
 
 static void
@@ -207,7 +222,8 @@ sup_write_listeners(void)
 
 	buf_init(&b, 1 << 20);
 	for (size_t i = 0; i < sup.n_listeners; i++)
-		buf_printf(&b, "smtp %s %d\n", sup.listeners[i].addr, sup.listeners[i].port);
+		buf_printf(&b, "%s %s %d\n", sup.listeners[i].kind, sup.listeners[i].addr,
+		    sup.listeners[i].port);
 	str_fmt(path, sizeof(path), "%s/listeners", sup.cfg->state_dir);
 	if (atomicfile_write(path, b.data ? b.data : "", b.len, 0644, &err) < 0)
 		log_err("cannot write %s: %s", path, err);
@@ -232,6 +248,21 @@ sup_child_fds(const int *fds, int n)
 			_exit(127);
 }
 
+/* In the smtpd child before exec: the kind of each listening socket, in descriptor order from
+ * ROLE_FD_LISTEN0 ("smtp,submission,submissions"). */
+static void
+sup_listener_env(void)
+{
+	struct buf b;
+
+	buf_init(&b, 64 * 1024);
+	for (size_t i = 0; i < sup.n_listeners; i++)
+		buf_printf(&b, "%s%s", i ? "," : "", sup.listeners[i].kind);
+	if (setenv("MAILGUARD_LISTENERS", b.data ? b.data : "", 1) < 0)
+		_exit(127);
+	buf_free(&b);
+}
+
 static void
 sup_spawn(enum sup_child which, const int *fds, int nfds)
 {
@@ -249,6 +280,8 @@ sup_spawn(enum sup_child which, const int *fds, int nfds)
 		int a = 0;
 
 		sup_child_fds(fds, nfds);
+		if (which == CHILD_SMTPD)
+			sup_listener_env();
 		argv[a++] = "mailguard";
 		argv[a++] = "-x";
 		argv[a++] = (char *)child_names[which];
@@ -269,7 +302,7 @@ sup_spawn(enum sup_child which, const int *fds, int nfds)
 static void
 sup_start_children(void)
 {
-	int sp[CHILD_COUNT][2], sq[2], qd[2], sf[2];
+	int sp[CHILD_COUNT][2], sq[2], qd[2], sf[2], ss[2];
 	int fds[64];
 
 	for (int i = 0; i < CHILD_COUNT; i++)
@@ -277,7 +310,8 @@ sup_start_children(void)
 			fatal("socketpair: %m");
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sq) < 0 ||
 	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, qd) < 0 ||
-	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sf) < 0)
+	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sf) < 0 ||
+	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, ss) < 0)
 		fatal("socketpair: %m");
 
 	fds[0] = sp[CHILD_QUEUE][1];
@@ -293,15 +327,19 @@ sup_start_children(void)
 	fds[1] = sf[1];
 	sup_spawn(CHILD_FILTER, fds, 2);
 
+	fds[0] = sp[CHILD_SIGNER][1];	/* issue E: the key-holding signer, peer of smtpd */
+	fds[1] = ss[1];
+	sup_spawn(CHILD_SIGNER, fds, 2);
+
 	fds[0] = sp[CHILD_SMTPD][1];
 	fds[1] = sq[0];
 	fds[2] = sf[0];
-	if ((fds[3] = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0)	/* ROLE_FD_PEER3: signer */
-		fatal("open /dev/null: %m");
+	fds[3] = ss[0];	/* ROLE_FD_PEER3: signer */
 	for (size_t i = 0; i < sup.n_listeners && i < 59; i++)
 		fds[4 + i] = sup.listeners[i].fd;
 	sup_spawn(CHILD_SMTPD, fds, 4 + (int)sup.n_listeners);
-	close(fds[3]);
+	close(ss[0]);
+	close(ss[1]);
 
 	close(sq[0]);
 	close(sq[1]);
@@ -384,8 +422,21 @@ ctl_command(struct ctl_client *cl, char *line)
 		ipc_out_free(&o);
 		return;
 	}
+	if (strcmp(argv[0], "dkim") == 0 && sup.chan[CHILD_SIGNER] != NULL) {
+		/* issue E: only the signer touches keys */
+		struct ipc_out o;
+
+		cl->id = ++sup.ctl_next_id;
+		ipc_out_init(&o);
+		ipc_put_u32(&o, (uint32_t)(argc - 1));
+		for (int i = 1; i < argc; i++)
+			ipc_put_str(&o, argv[i]);
+		ipc_send(sup.chan[CHILD_SIGNER], IPC_CTL_REQUEST, cl->id, -1, &o);
+		ipc_out_free(&o);
+		return;
+	}
 	ctl_reply(cl, 2, "error: unknown command (try: reload, status, queue list|show|flush|"
-	    "delete|hold|release)\n");
+	    "delete|hold|release|rates|tlsrpt, dkim status|dns|keygen|rotate|import)\n");
 }
 
 static void
@@ -629,6 +680,21 @@ sup_stop(int status)
 	sup_check_done();
 }
 
+/* Started as root, smtpd reads auth_users_file as the unprivileged user on reload: give the
+ * file (mode 0600, checked by config_load) to that user. "mailguardctl auth add" replaces the
+ * file as root, so this runs at start and at every reload. */
+static void
+sup_own_users_file(void)
+{
+	struct passwd *pw;
+
+	if (geteuid() != 0 || sup.cfg->auth_users_file == NULL || sup.cfg->auth_users_file[0] == '\0')
+		return;
+	if ((pw = getpwnam(sup.cfg->user)) != NULL &&
+	    chown(sup.cfg->auth_users_file, pw->pw_uid, pw->pw_gid) < 0 && errno != ENOENT)
+		log_err("chown %s: %m", sup.cfg->auth_users_file);
+}
+
 static int
 sup_reload(void)
 {
@@ -643,6 +709,7 @@ sup_reload(void)
 		log_warn("reload: setting %s changed but takes effect only after a restart", name);
 	config_free(&sup.cfg);
 	sup.cfg = ncfg;
+	sup_own_users_file();
 	sup_broadcast(IPC_RELOAD);
 	log_info("reload: configuration valid; roles reloading");
 	return 0;
@@ -685,6 +752,7 @@ supervisor_main(const char *config_dir, int foreground)
 	sup.loop = ev_default_loop(EVFLAG_AUTO);
 	sup_prepare_dirs();
 	sup_tls_bootstrap();
+	sup_own_users_file();
 	sup_bind_listeners();
 	ctl_open();
 	sup_start_children();

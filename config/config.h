@@ -59,6 +59,11 @@ struct mg_rbl {
 	uint32_t codes[MG_RBL_CODES_MAX];	/* host byte order */
 	size_t n_codes;
 };
+/* outbound_helo = IP NAME: the EHLO name used on connections bound to the local address IP. */
+struct mg_helo_map {
+	char *ip;		/* textual address, as in outbound_ips */
+	char *name;
+};
 /* score = SYMBOL VALUE: overrides the built-in score of a filter symbol. */
 struct mg_score {
 	char *name;
@@ -94,6 +99,15 @@ struct mg_config {
 	char *hostname;
 	char **listen;		/* "addr:port" strings; port 0 = ephemeral (see state_dir/listeners) */
 	size_t n_listen;
+	/* [global] submission (issue B, smtpd/auth*.c) */
+	char **submission_listen;	/* STARTTLS + AUTH listeners (RFC 6409), like listen */
+	size_t n_submission_listen;
+	char **submissions_listen;	/* implicit-TLS listeners (RFC 8314) */
+	size_t n_submissions_listen;
+	char *auth_users_file;	/* "user:$argon2id$..." lines; "" = AUTH not offered */
+	long auth_fail_limit;	/* failed AUTH per client IP (IPv6: /64) per window */
+	long long auth_fail_window;
+	int outbound_sender_check;	/* outbound MAIL FROM must be a protected domain */
 	char *spool_dir;
 	char *state_dir;
 	char *user;		/* unprivileged user when started as root */
@@ -113,6 +127,11 @@ struct mg_config {
 	long long delivery_timeout_connect;
 	long long delivery_timeout_command;
 	long long delivery_timeout_data;
+	/* [global] outbound delivery (issue B, delivery/) */
+	struct mg_helo_map *outbound_helo;	/* EHLO name per source address */
+	size_t n_outbound_helo;
+	char *tls_ca_file;	/* PEM CA bundle for PKIX checks (MTA-STS); NULL/empty = system */
+	int mta_sts_test_port;	/* test only: HTTPS port of MTA-STS policy hosts; 0 = 443 */
 	char *log_level;
 	int commit_batch_usec;	/* group-commit gathering window */
 	/* [global] DNS and filter (issue C) */
@@ -126,8 +145,20 @@ struct mg_config {
 	struct mg_score *scores;
 	size_t n_scores;
 	long long greylist_delay, greylist_retry_window, greylist_pass_lifetime;
+	long long filter_maintenance_interval;	/* s between DB checkpoints + greylist sweeps */
 	char *psl_file;
 	struct cidr_list xclient_networks;	/* clients allowed to send XCLIENT (tests) */
+	/* [global] outbound (issue B, queue side) */
+	int outbound_port;	/* port of MX hosts for outbound mail: 25 (tests: a loopback sink) */
+	int tlsrpt;		/* send RFC 8460 TLS reports */
+	long long tlsrpt_interval;	/* report period in seconds (1d) */
+	char *tlsrpt_from;	/* report sender; NULL = postmaster@hostname */
+	char *tlsrpt_org_name;	/* organization-name; "" = hostname */
+	/* [global] DKIM signing (issue E) */
+	long long dkim_rotation_interval;	/* key lifetime: 365 d */
+	long long dkim_rotation_lead;	/* next key generated this long before the switch: 30 d */
+	long long dkim_rotation_grace;	/* old selector kept published after the switch: 7 d */
+	int test_mode;		/* test-only controls (mailguardctl dkim clock) */
 	/* protected domains, sorted by name */
 	struct mg_domain *domains;
 	size_t n_domains;

@@ -47,6 +47,37 @@ const struct setting config_settings[] = {
 	  .reloadable = 0, .issue = "A", .off = G(listen, char **), .off2 = G(n_listen, size_t),
 	  .doc = "Addresses the SMTP server listens on, as address:port separated by spaces or "
 		 "commas; IPv6 in brackets ([::1]:25). Port 0 picks a free port." },
+	{ .name = "submission_listen", .scope = SCOPE_GLOBAL, .type = T_LISTEN, .def = "",
+	  .reloadable = 0, .issue = "B", .off = G(submission_listen, char **),
+	  .off2 = G(n_submission_listen, size_t), .flags = SET_EMPTY_OK,
+	  .doc = "Message submission listeners (RFC 6409; the standard port is 587), as "
+		 "address:port like listen: STARTTLS is offered, AUTH only after it, and MAIL needs "
+		 "AUTH (530 5.7.0). Empty: none." },
+	{ .name = "submissions_listen", .scope = SCOPE_GLOBAL, .type = T_LISTEN, .def = "",
+	  .reloadable = 0, .issue = "B", .off = G(submissions_listen, char **),
+	  .off2 = G(n_submissions_listen, size_t), .flags = SET_EMPTY_OK,
+	  .doc = "Submission over implicit TLS (RFC 8314; the standard port is 465): the TLS "
+		 "handshake comes before the greeting and must finish within 30 s; MAIL needs AUTH. "
+		 "Empty: none." },
+	{ .name = "auth_users_file", .scope = SCOPE_GLOBAL, .type = T_PATH, .def = "",
+	  .reloadable = 1, .issue = "B", .off = G(auth_users_file, char *),
+	  .flags = SET_EMPTY_OK | SET_SECRET,
+	  .doc = "Users of SMTP AUTH PLAIN and LOGIN (RFC 4954), one \"user:hash\" line "
+		 "each (# comments), hash in the $argon2id$ encoded form that \"mailguardctl auth "
+		 "hash\" prints. Must not be readable by group or others. Re-read on reload. Empty: "
+		 "AUTH is not offered." },
+	{ .name = "auth_fail_limit", .scope = SCOPE_GLOBAL, .type = T_INT, .def = "5",
+	  .min = 1, .max = 100000, .reloadable = 1, .issue = "B", GI(auth_fail_limit),
+	  .doc = "Failed AUTH attempts from one client address (IPv6: its /64) within "
+		 "auth_fail_window after which AUTH answers 454 4.7.0 without checking passwords." },
+	{ .name = "auth_fail_window", .scope = SCOPE_GLOBAL, .type = T_DURATION, .def = "15m",
+	  .min = 1, .max = DAY, .reloadable = 1, .issue = "B", GI(auth_fail_window),
+	  .doc = "Window over which auth_fail_limit counts failures." },
+	{ .name = "outbound_sender_check", .scope = SCOPE_GLOBAL, .type = T_BOOL, .def = "yes",
+	  .reloadable = 1, .issue = "B", .off = G(outbound_sender_check, int),
+	  .doc = "Outbound mail (authenticated or mynetworks clients writing to other domains) "
+		 "must have a MAIL FROM address in a protected domain, else 553 5.7.1; the null "
+		 "sender is accepted from mynetworks only." },
 	{ .name = "spool_dir", .scope = SCOPE_GLOBAL, .type = T_PATH, .def = "/var/spool/mailguard",
 	  .reloadable = 0, .issue = "A", .off = G(spool_dir, char *),
 	  .doc = "Queue directory. A relative path is relative to the configuration directory." },
@@ -120,6 +151,21 @@ const struct setting config_settings[] = {
 	{ .name = "delivery_timeout_data", .scope = SCOPE_GLOBAL, .type = T_DURATION, .def = "10m",
 	  .min = 1, .max = HOUR, .reloadable = 1, .issue = "A", GI(delivery_timeout_data),
 	  .doc = "Time allowed for the reply after the message data (RFC 5321 section 4.5.3.2.6)." },
+	{ .name = "outbound_helo", .scope = SCOPE_GLOBAL, .type = T_HELO_MAP, .def = "",
+	  .reloadable = 1, .issue = "B", .off = G(outbound_helo, struct mg_helo_map *),
+	  .off2 = G(n_outbound_helo, size_t), .flags = SET_REPEAT | SET_EMPTY_OK,
+	  .doc = "\"IP NAME\": the EHLO name sent on outbound connections bound to the local "
+		 "address IP (see outbound_ips). Repeat the line for more addresses; connections "
+		 "from other addresses use hostname." },
+	{ .name = "tls_ca_file", .scope = SCOPE_GLOBAL, .type = T_PATH, .def = "",
+	  .reloadable = 1, .issue = "B", .off = G(tls_ca_file, char *), .flags = SET_EMPTY_OK,
+	  .doc = "PEM file of the certificate authorities trusted when outbound delivery checks "
+		 "certificates the WebPKI way (MTA-STS policy hosts and MX hosts of an enforced "
+		 "MTA-STS policy). Empty: the system's default CA store." },
+	{ .name = "mta_sts_test_port", .scope = SCOPE_GLOBAL, .type = T_INT, .def = "0",
+	  .min = 0, .max = 65535, .reloadable = 1, .issue = "B", GI(mta_sts_test_port),
+	  .doc = "For tests only: the HTTPS port MTA-STS policies are fetched from instead of "
+		 "443 (RFC 8461 section 3.3 requires 443). 0: port 443." },
 	{ .name = "log_level", .scope = SCOPE_GLOBAL, .type = T_ENUM, .def = "info",
 	  .reloadable = 1, .issue = "A", .off = G(log_level, char *), .choices = log_levels,
 	  .flags = SET_ENUM_STR,
@@ -174,6 +220,12 @@ const struct setting config_settings[] = {
 	  GI(greylist_pass_lifetime),
 	  .doc = "How long a triplet that passed keeps passing without delay; refreshed by each "
 		 "message." },
+	{ .name = "filter_maintenance_interval", .scope = SCOPE_GLOBAL, .type = T_DURATION,
+	  .def = "5m", .min = 1, .max = DAY, .reloadable = 1, .issue = "C",
+	  GI(filter_maintenance_interval),
+	  .doc = "How often the filter checkpoints its Berkeley DB environment (removing log "
+		 "files no longer needed) and sweeps expired greylist triplets, on a worker "
+		 "thread." },
 	{ .name = "psl_file", .scope = SCOPE_GLOBAL, .type = T_PATH,
 	  .def = "/usr/share/publicsuffix/public_suffix_list.dat", .reloadable = 0, .issue = "C",
 	  .off = G(psl_file, char *),
@@ -183,6 +235,45 @@ const struct setting config_settings[] = {
 	  .flags = SET_EMPTY_OK,
 	  .doc = "Clients allowed to use XCLIENT ADDR=/NAME=/HELO= to present another client's "
 		 "identity (a test harness or a trusted front-end proxy). Empty: nobody." },
+
+	{ .name = "outbound_port", .scope = SCOPE_GLOBAL, .type = T_INT, .def = "25",
+	  .min = 1, .max = 65535, .reloadable = 1, .issue = "B", GI(outbound_port),
+	  .doc = "TCP port of the MX hosts that outbound mail (recipients outside the protected "
+		 "domains) is delivered to. Special purpose: leave at 25 (RFC 5321 section 4.5.4 "
+		 "relays use port 25); tests point it at an unprivileged loopback receiver." },
+	{ .name = "tlsrpt", .scope = SCOPE_GLOBAL, .type = T_BOOL, .def = "yes",
+	  .reloadable = 1, .issue = "B", .off = G(tlsrpt, int),
+	  .doc = "Send SMTP TLS reports (RFC 8460) to the mailto: addresses that recipient "
+		 "domains publish in their _smtp._tls TXT record." },
+	{ .name = "tlsrpt_interval", .scope = SCOPE_GLOBAL, .type = T_DURATION, .def = "1d",
+	  .min = 1, .max = 7 * DAY, .reloadable = 1, .issue = "B", GI(tlsrpt_interval),
+	  .doc = "Length of one TLS report period; periods are aligned to multiples of it since "
+		 "1970-01-01 UTC (1d: one report per UTC day, as RFC 8460 section 4.1 asks). Short "
+		 "values are for tests." },
+	{ .name = "tlsrpt_from", .scope = SCOPE_GLOBAL, .type = T_ADDRESS, .def = "",
+	  .reloadable = 1, .issue = "B", .off = G(tlsrpt_from, char *), .flags = SET_EMPTY_OK,
+	  .doc = "Sender and contact-info address of TLS reports. Empty: postmaster@hostname." },
+	{ .name = "tlsrpt_org_name", .scope = SCOPE_GLOBAL, .type = T_STRING, .def = "",
+	  .reloadable = 1, .issue = "B", .off = G(tlsrpt_org_name, char *), .flags = SET_EMPTY_OK,
+	  .doc = "organization-name of TLS reports (RFC 8460 section 4.4). Empty: hostname." },
+	{ .name = "dkim_rotation_interval", .scope = SCOPE_GLOBAL, .type = T_DURATION,
+	  .def = "365d", .min = 2 * DAY, .max = 5 * 366 * DAY, .reloadable = 1, .issue = "E",
+	  GI(dkim_rotation_interval),
+	  .doc = "Lifetime of a DKIM signing key: the signer switches to a new key (new selector) "
+		 "this long after the current one started, once DNS publishes the new key." },
+	{ .name = "dkim_rotation_lead", .scope = SCOPE_GLOBAL, .type = T_DURATION, .def = "30d",
+	  .min = DAY, .max = 366 * DAY, .reloadable = 1, .issue = "E", GI(dkim_rotation_lead),
+	  .doc = "How long before the switch the next DKIM key is generated, so its DNS record "
+		 "(mailguardctl dkim dns) can be published in time. Must be less than "
+		 "dkim_rotation_interval." },
+	{ .name = "dkim_rotation_grace", .scope = SCOPE_GLOBAL, .type = T_DURATION, .def = "7d",
+	  .min = 0, .max = 366 * DAY, .reloadable = 1, .issue = "E", GI(dkim_rotation_grace),
+	  .doc = "How long a replaced DKIM selector must stay published after the switch (mail "
+		 "signed with it may still be in transit); afterwards its record may be removed." },
+	{ .name = "test_mode", .scope = SCOPE_GLOBAL, .type = T_BOOL, .def = "no",
+	  .reloadable = 1, .issue = "A", .off = G(test_mode, int),
+	  .doc = "Test-only controls: allows mailguardctl dkim clock SECONDS, which sets the "
+		 "signer's notion of now for the key rotation timeline. Never set in production." },
 
 	/* ---- domains.d/<domain>.conf ---- */
 	{ .name = "transport", .scope = SCOPE_DOMAIN, .type = T_HOSTPORT, .reloadable = 1,
@@ -222,16 +313,31 @@ const struct setting config_settings[] = {
 	{ .name = "tls_policy", .scope = SCOPE_DOMAIN, .type = T_ENUM, .def = "may",
 	  .reloadable = 1, .issue = "B", .off = D(tls_policy, enum mg_tls_policy),
 	  .size = sizeof(enum mg_tls_policy), .choices = tls_policies,
-	  .doc = "TLS for the domain's outbound mail: none, may (opportunistic), encrypt "
-		 "(required) or dane (RFC 7672)." },
+	  .doc = "TLS for the domain's outbound mail: none (never STARTTLS), may (opportunistic: "
+		 "TLS when offered, else or after a failed handshake plaintext), encrypt (TLS 1.2 "
+		 "or later required, certificate not checked; failure defers with 4.7.5) or dane "
+		 "(RFC 7672: MX hosts with DNSSEC-validated TLSA records must present a matching "
+		 "certificate, else delivery defers; without secure TLSA records as may). With may "
+		 "and encrypt, a recipient domain's MTA-STS policy (RFC 8461) in enforce mode "
+		 "restricts the MX hosts and requires a certificate valid for them (tls_ca_file)." },
 	{ .name = "header_rewrite", .scope = SCOPE_DOMAIN, .type = T_HEADER_RULES, .def = "",
 	  .reloadable = 1, .issue = "B",
 	  .off = D(header_rewrite, struct mg_header_rule *), .off2 = D(n_header_rewrite, size_t),
 	  .flags = SET_REPEAT | SET_EMPTY_OK,
-	  .doc = "One rewriting rule for the domain's outbound mail; repeat the line for more "
-		 "rules, applied in order: \"add Name: value\", \"remove Name\", "
-		 "\"replace Name: value\", or \"sender old new\" where old and new are both "
-		 "addresses or both @domain." },
+	  .doc = "One rewriting rule for the domain's outbound mail (MAIL FROM in the domain, "
+		 "recipient elsewhere), applied by the SMTP server while the message is received, "
+		 "before it is queued and signed; repeat the line for more rules, applied in order. "
+		 "\"add Name: value\" appends that field to the header section (the line, at most "
+		 "998 octets, is kept as written). \"remove Name\" deletes every field of that "
+		 "name (case-insensitive). \"replace Name: value\" puts \"Name: value\" in place "
+		 "of the first such field and deletes the others; it adds nothing to a message "
+		 "without one. \"sender old new\", where old and new are both addresses "
+		 "(noreply@example.org info@example.org) or both @domain (@internal.example.org "
+		 "@example.org, exact domain, case-insensitive), rewrites matching addresses in "
+		 "From, Sender, Reply-To, Resent-From and Resent-Sender (display names in quotes "
+		 "and comments are left alone) and the envelope sender. The body is never changed. "
+		 "Example: \"header_rewrite = remove X-Originating-IP\" then \"header_rewrite = "
+		 "sender @internal.example.org @example.org\"." },
 	{ .name = "outbound_rate", .scope = SCOPE_DOMAIN, .type = T_RATE, .def = "",
 	  .reloadable = 1, .issue = "B", .off = D(outbound_rate_count, long),
 	  .off2 = D(outbound_rate_period, long), .flags = SET_EMPTY_OK,
@@ -264,5 +370,5 @@ int
 config_setting_in_effect(const struct setting *s)
 {
 	/* Issues whose settings the daemon applies today. */
-	return strcmp(s->issue, "A") == 0 || strcmp(s->issue, "C") == 0;
+	return strchr("ABCE", s->issue[0]) != NULL && s->issue[1] == '\0';
 }

@@ -35,6 +35,7 @@ enum setting_type {
 	T_HEADER_RULES,	/* header_rewrite rules; struct mg_header_rule * at off, size_t at off2 */
 	T_RBL,		/* "ZONE SCORE [CODE,...]"; struct mg_rbl * at off, size_t at off2 */
 	T_SCORE,	/* "SYMBOL SCORE"; struct mg_score * at off, size_t at off2 */
+	T_HELO_MAP,	/* "IP NAME"; struct mg_helo_map * at off, size_t at off2 (issue B) */
 	T_COUNT_
 };
 

@@ -42,6 +42,11 @@ config_validate_global(struct config_ctx *ctx, const struct mg_config *cfg, cons
 		config_error(ctx, file, later_line(lines, "tls_cert", "tls_key", SCOPE_GLOBAL),
 		    "expected tls_cert and tls_key both set or both empty, found only %s set",
 		    cfg->tls_cert[0] ? "tls_cert" : "tls_key");
+	if (cfg->dkim_rotation_lead >= cfg->dkim_rotation_interval)
+		config_error(ctx, file, later_line(lines, "dkim_rotation_lead",
+		    "dkim_rotation_interval", SCOPE_GLOBAL), "expected dkim_rotation_lead < "
+		    "dkim_rotation_interval, found %llds >= %llds", cfg->dkim_rotation_lead,
+		    cfg->dkim_rotation_interval);
 }
 
 void

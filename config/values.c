@@ -998,6 +998,9 @@ name_value:
 	n = field_name_len(p);
 	if (n == 0 || p[n] != ':')
 		return "expected 'Name: value' (an RFC 5322 field name and a colon)";
+	/* RFC 5322 §2.1.1: the field is written as one line of at most 998 octets. */
+	if (strlen(p) > 998)
+		return "the field is longer than 998 octets (RFC 5322 section 2.1.1)";
 	return NULL;
 }
 
@@ -1220,6 +1223,68 @@ expected_score(const struct setting *s, struct buf *out)
 	buf_append_str(out, "SYMBOL VALUE (e.g. SPF_FAIL 3)");
 }
 
+/* ---- T_HELO_MAP: "IP NAME" (outbound_helo) ---- */
+
+static int
+parse_helo_map(const struct setting *s, const char *v, void *obj, struct value_error *e)
+{
+	struct mg_helo_map **f = FIELD(obj, s->off, struct mg_helo_map *);
+	size_t *n = FIELD(obj, s->off2, size_t);
+	char tmp[400], *fields[3];
+
+	if (*v == '\0')
+		return 0;
+	if (str_lcpy(tmp, v, sizeof(tmp)) >= sizeof(tmp) ||
+	    str_split(tmp, " \t", fields, 3) != 2) {
+		set_bad(e, v, strlen(v), "expected IP NAME");
+		return -1;
+	}
+	if (!config_is_ip_literal(fields[0], strlen(fields[0]))) {
+		set_bad(e, v, strlen(fields[0]), "an IP address literal");
+		return -1;
+	}
+	if (!config_is_domain_name(fields[1], strlen(fields[1]))) {
+		set_bad(e, v, strlen(v), "a host name after the address");
+		return -1;
+	}
+	*f = xreallocarray(*f, *n + 1, sizeof(**f));
+	(*f)[*n].ip = xstrdup(fields[0]);
+	(*f)[(*n)++].name = xstrdup(fields[1]);
+	return 0;
+}
+
+static void
+format_helo_map(const struct setting *s, const void *obj, struct buf *out)
+{
+	const struct mg_helo_map *r = *CFIELD(obj, s->off, struct mg_helo_map *);
+	size_t n = *CFIELD(obj, s->off2, size_t);
+
+	for (size_t i = 0; i < n; i++)
+		buf_printf(out, "%s%s %s", i ? "\n" : "", r[i].ip, r[i].name);
+}
+
+static void
+free_helo_map(const struct setting *s, void *obj)
+{
+	struct mg_helo_map **f = FIELD(obj, s->off, struct mg_helo_map *);
+	size_t *n = FIELD(obj, s->off2, size_t);
+
+	for (size_t i = 0; i < *n; i++) {
+		xfree((*f)[i].ip);
+		xfree((*f)[i].name);
+	}
+	xfree(*f);
+	*f = NULL;
+	*n = 0;
+}
+
+static void
+expected_helo_map(const struct setting *s, struct buf *out)
+{
+	(void)s;
+	buf_append_str(out, "IP NAME (e.g. 192.0.2.1 mail1.example.org)");
+}
+
 /* ---- dispatch ---- */
 
 static const struct type_ops type_ops[T_COUNT_] = {
@@ -1252,6 +1317,8 @@ static const struct type_ops type_ops[T_COUNT_] = {
 		free_header_rules, expected_header_rules },
 	[T_RBL] = { "list entry", 0, parse_rbl, format_rbl, free_rbl, expected_rbl },
 	[T_SCORE] = { "score", 0, parse_score, format_score, free_score, expected_score },
+	[T_HELO_MAP] = { "address and name", 0, parse_helo_map, format_helo_map, free_helo_map,
+		expected_helo_map },
 };
 
 int

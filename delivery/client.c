@@ -1,7 +1,10 @@
-/* client.c: one outgoing SMTP connection of the delivery role (RFC 5321 client): banner, EHLO
- * (HELO fallback), opportunistic STARTTLS (RFC 3207), then transactions with PIPELINING when
- * offered (RFC 2920), per-recipient reply classification, the body with dot-stuffing and CRLF
- * normalisation, and connection reuse for the next job of the same destination.
+/* client.c: one outgoing SMTP connection of the delivery role (RFC 5321 client): bound to a
+ * source address (outbound_ips) with its EHLO name, banner, EHLO (HELO fallback), STARTTLS
+ * (RFC 3207) as the connection's TLS requirement says (policy.c: never, opportunistic with a
+ * plaintext reconnect, or required with no fallback: 4.7.5 and the next MX host), then
+ * transactions with PIPELINING when offered (RFC 2920), per-recipient reply classification,
+ * the body with dot-stuffing and CRLF normalisation, and connection reuse for the next job of
+ * the same destination (same policy parameters, delivery.c).
  * Delivery role, main thread. Server replies are untrusted: parsed by smtp_reply_parse with
  * bounded lines; every wait has a deadline (delivery_timeout_*). */
 #include <arpa/inet.h>
@@ -17,7 +20,9 @@
 #include "common/tls.h"
 #include "config/config.h"
 #include "delivery/delivery_int.h"
+#include "delivery/sts.h"
 #include "lib/log.h"
+#include "lib/str.h"
 #include "lib/xalloc.h"
 
 #define CLIENT_IN_MAX (256 * 1024)
@@ -50,6 +55,32 @@ client_send(struct client *c, const char *fmt, ...)
 	evconn_write(c->conn, line, (size_t)n);
 }
 
+/* Binds fd to the local address src (outbound_ips). Returns 0 or -1 (errno set). */
+static int
+bind_source(int fd, int fam, const char *src)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+
+	memset(&ss, 0, sizeof(ss));
+	if (fam == AF_INET) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+
+		sin->sin_family = AF_INET;
+		if (inet_pton(AF_INET, src, &sin->sin_addr) != 1)
+			return -1;
+		len = sizeof(*sin);
+	} else {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+
+		sin6->sin6_family = AF_INET6;
+		if (inet_pton(AF_INET6, src, &sin6->sin6_addr) != 1)
+			return -1;
+		len = sizeof(*sin6);
+	}
+	return bind(fd, (const struct sockaddr *)&ss, len);
+}
+
 struct client *
 client_new(struct dest *d)
 {
@@ -59,16 +90,30 @@ client_new(struct dest *d)
 	char a[64] = "?";
 
 	c->dest = d;
-	if (addr->ss_family == AF_INET)
-		inet_ntop(AF_INET, &((const struct sockaddr_in *)addr)->sin_addr, a, sizeof(a));
-	else
-		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)addr)->sin6_addr, a, sizeof(a));
-	snprintf(c->peer, sizeof(c->peer), "%s[%s]:%d", d->host, a, d->port);
+	c->addr_idx = d->cur_addr;
+	c->treq = policy_tls_req(d, d->cur_addr);
+	c->sts_testing = (c->treq == TREQ_MAY || c->treq == TREQ_ENCRYPT) && sts_testing(d);
+	str_lcpy(c->mxname, delivery_mx_name(d, d->cur_addr), sizeof(c->mxname));
+	delivery_addr_text(addr, a, sizeof(a));
+	/* the MX host name in logs for MX delivery, the transport host otherwise */
+	snprintf(c->peer, sizeof(c->peer), "%s[%s]:%d", d->outbound ? c->mxname : d->host, a,
+	    d->port);
 	snprintf(c->tlsdesc, sizeof(c->tlsdesc), "none");
 	if (fd < 0) {
 		xfree(c);
 		return NULL;
 	}
+	if (policy_pick_source(d, addr->ss_family, c->src, sizeof(c->src)) < 0 ||
+	    (c->src[0] != '\0' && bind_source(fd, addr->ss_family, c->src) < 0)) {
+		if (c->src[0] != '\0')
+			log_warn("destination %s: cannot bind to %s: %m", d->key, c->src);
+		else
+			errno = EADDRNOTAVAIL;
+		close(fd);
+		xfree(c);
+		return NULL;
+	}
+	str_lcpy(c->helo, policy_helo_name(c->src), sizeof(c->helo));
 	if (connect(fd, (const struct sockaddr *)addr, d->addrlens[d->cur_addr]) < 0 &&
 	    errno != EINPROGRESS) {
 		close(fd);
@@ -160,6 +205,51 @@ client_abort(struct client *c, const char *status, const char *why)
 	delivery_client_gone(c, c->state == CS_CONNECT || c->state == CS_BANNER, why);
 }
 
+/* TLS as the policy requires could not be had on this connection (RFC 7672 §2.2, RFC 8461
+ * §5, tls_policy encrypt): no plaintext fallback. The job moves on to the next MX address if
+ * one is left, else its recipients are deferred with 4.7.5. broken: the connection is unusable
+ * (handshake failed) and ends now; otherwise it is closed with QUIT. */
+static void
+client_tls_fail(struct client *c, const char *why, const char *type, int broken)
+{
+	struct dest *d = c->dest;
+	struct djob *j = c->job;
+	char diag[800];
+
+	policy_tlsrpt(c, 0, type, why);
+	snprintf(c->tlsdesc, sizeof(c->tlsdesc), "failed:%s", type);
+	log_warn("%s %s: %s", j ? j->qid : "-", c->peer, why);
+	c->job = NULL;
+	if (j != NULL && d->cur_addr == c->addr_idx && d->cur_addr + 1 < d->n_addrs) {
+		d->cur_addr++;	/* RFC 7672 §2.2.2: try the next MX host */
+		delivery_requeue(j, d);
+		j = NULL;
+	}
+	if (j != NULL) {
+		snprintf(diag, sizeof(diag), "TLS required by policy: %s (%s)", why, c->peer);
+		djob_fail_rest(j, ENV_RCPT_PENDING, "4.7.5", diag);
+		delivery_job_done(j, c->peer, c->tlsdesc);
+	}
+	if (broken)
+		delivery_client_gone(c, 0, why);
+	else
+		client_quit(c);
+}
+
+/* Whether to send STARTTLS now: never under tls_policy none; always when TLS is required;
+ * opportunistically unless a recent handshake with this destination failed. */
+static int
+client_wants_tls(const struct client *c, unsigned caps)
+{
+	if (c->tls || !(caps & SMTP_EXT_STARTTLS) || delivery_tls_ctx == NULL ||
+	    c->treq == TREQ_NONE)
+		return 0;
+	if (c->treq >= TREQ_ENCRYPT)
+		return 1;
+	return c->dest->no_tls_until < ev_now(role.loop) &&
+	    !(c->job != NULL && c->job->tls_retry_plain);
+}
+
 void
 client_abort_all(const char *status, const char *why)
 {
@@ -172,8 +262,22 @@ static void
 client_ehlo(struct client *c)
 {
 	evconn_set_timeout(c->conn, (double)role.cfg->delivery_timeout_command);
-	client_send(c, "EHLO %s", role.cfg->hostname);
+	client_send(c, "EHLO %s", c->helo);
 	c->state = CS_EHLO;
+}
+
+/* The session goes on without TLS (policy none, or may without STARTTLS). A server that
+ * offers STARTTLS but is used in plaintext because a recent handshake with it failed is not
+ * reported again (that failure was). */
+static void
+client_plaintext(struct client *c)
+{
+	if (c->treq != TREQ_MAY)
+		return;
+	str_lcpy(c->tlsdesc, "may/plaintext", sizeof(c->tlsdesc));
+	if (c->state == CS_STARTTLS || !(c->caps & SMTP_EXT_STARTTLS))
+		policy_tlsrpt(c, 0, "starttls-not-supported", c->state == CS_STARTTLS ?
+		    "the server refused STARTTLS" : "the server does not offer STARTTLS");
 }
 
 static void
@@ -476,19 +580,25 @@ client_reply(struct client *c, const struct smtp_reply *r, unsigned caps,
 		return;
 	case CS_EHLO:
 		if (r->code >= 400) {
-			client_send(c, "HELO %s", role.cfg->hostname);
+			client_send(c, "HELO %s", c->helo);
 			c->state = CS_HELO;
 			return;
 		}
 		c->esmtp = 1;
 		c->caps = caps;
 		c->size_limit = size;
-		if ((caps & SMTP_EXT_STARTTLS) && !c->tls && delivery_tls_ctx != NULL &&
-		    c->dest->no_tls_until < ev_now(role.loop)) {
+		if (client_wants_tls(c, caps)) {
 			client_send(c, "STARTTLS");
 			c->state = CS_STARTTLS;
 			return;
 		}
+		if (!c->tls && c->treq >= TREQ_ENCRYPT) {
+			client_tls_fail(c, "the server does not offer STARTTLS",
+			    "starttls-not-supported", 0);
+			return;
+		}
+		if (!c->tls)
+			client_plaintext(c);
 		client_ready(c);
 		return;
 	case CS_HELO:
@@ -497,15 +607,31 @@ client_reply(struct client *c, const struct smtp_reply *r, unsigned caps,
 			return;
 		}
 		c->caps = 0;
+		if (c->treq >= TREQ_ENCRYPT) {
+			client_tls_fail(c, "the server does not support ESMTP (no STARTTLS)",
+			    "starttls-not-supported", 0);
+			return;
+		}
+		client_plaintext(c);
 		client_ready(c);
 		return;
 	case CS_STARTTLS:
 		if (r->code != 220) {
+			char why[400];
+
+			if (c->treq >= TREQ_ENCRYPT) {
+				snprintf(why, sizeof(why), "STARTTLS refused: %d %.200s", r->code, r->text);
+				client_tls_fail(c, why, "starttls-not-supported", 0);
+				return;
+			}
+			client_plaintext(c);
 			client_ready(c);	/* opportunistic: continue without TLS */
 			return;
 		}
 		c->state = CS_TLS;
-		if (evconn_start_tls(c->conn, delivery_tls_ctx, 0, c->dest->host) < 0) {
+		/* SNI: the MX host name (RFC 7672 §8.1; RFC 8461 §4.2) */
+		if (evconn_start_tls(c->conn, delivery_tls_ctx, 0, c->mxname) < 0 ||
+		    policy_tls_setup(c, evconn_ssl(c->conn)) < 0) {
 			client_abort(c, "4.7.5", "TLS set-up failed");
 			return;
 		}
@@ -593,18 +719,38 @@ client_cb(struct evconn *conn, enum evconn_event ev, void *arg)
 		if (c->state == CS_BODY)
 			body_pump(c);
 		return;
-	case EVCONN_TLS_DONE:
+	case EVCONN_TLS_DONE: {
+		char why[600];
+		const char *type;
+
 		c->tls = 1;
-		tls_describe(evconn_ssl(c->conn), c->tlsdesc, sizeof(c->tlsdesc));
+		switch (policy_tls_check(c, evconn_ssl(c->conn), why, sizeof(why), &type)) {
+		case -1:
+			client_tls_fail(c, why, type, 0);
+			return;
+		case 1:
+			log_warn("%s %s: %s", c->job ? c->job->qid : "-", c->peer, why);
+			policy_tlsrpt(c, 0, type, why);
+			break;
+		default:
+			policy_tlsrpt(c, 1, "", "");
+			break;
+		}
 		client_ehlo(c);	/* RFC 3207 §4.2: discard knowledge; EHLO again */
 		return;
+	}
 	case EVCONN_TIMEOUT:
 		client_abort(c, "4.4.2", c->state == CS_CONNECT ? "connection timed out" :
 		    "conversation timed out");
 		return;
 	case EVCONN_EOF:
 	case EVCONN_ERROR:
+		if (c->state == CS_TLS && c->treq >= TREQ_ENCRYPT) {
+			client_tls_fail(c, "TLS handshake failed", "validation-failure", 1);
+			return;
+		}
 		if (c->state == CS_TLS) {
+			policy_tlsrpt(c, 0, "validation-failure", "TLS handshake failed");
 			delivery_dest_tls_failed(c->dest);
 			if (c->job && !c->job->tls_retry_plain) {
 				struct djob *j = c->job;

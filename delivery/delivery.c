@@ -1,9 +1,12 @@
 /* delivery.c: the delivery role: receives jobs from the queue (a recipient list of one
  * message for one destination, with the body as a read-only fd), keeps one queue of jobs per
- * destination, opens connections up to a slow-start concurrency limit (grows by one per good
- * job up to delivery_concurrency, halves on connect failures), reuses idle connections, fails
- * jobs fast while a destination is dead, and reports per-recipient results to the queue.
- * Addresses come from resolve.c (MX lookups for unbracketed transports). Trusts the queue after strict IPC decoding. */
+ * destination (host, port, MX flag and the policy parameters: direction, the sender domain's
+ * tls_policy and outbound_ips), opens connections up to a slow-start concurrency limit (starts
+ * at 2 for MX destinations of outbound mail, 5 for relays; grows by one per good job up to
+ * delivery_concurrency, halves on connect failures), reuses idle connections, fails jobs fast
+ * while a destination is dead (30 s, doubling per consecutive failure up to 8 min), and
+ * reports per-recipient results to the queue. Addresses come from resolve.c, TLS policy from
+ * policy.c and sts.c. Trusts the queue after strict IPC decoding. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
@@ -17,6 +20,7 @@
 #include "common/tls.h"
 #include "config/config.h"
 #include "delivery/delivery_int.h"
+#include "delivery/sts.h"
 #include "lib/ipc.h"
 #include "lib/log.h"
 #include "lib/str.h"
@@ -40,6 +44,18 @@ static struct {
 	ev_timer grace_w;
 } dv;
 
+/* Backoff of a failing destination: dead for 30 s, doubling with each consecutive failure
+ * up to 8 min (DEAD_TIME << DEAD_BACKOFF_MAX); a delivered job resets it. */
+#define DEAD_BACKOFF_MAX 4
+static double
+dest_dead_time(struct dest *d)
+{
+	int k = d->fail_streak < DEAD_BACKOFF_MAX ? d->fail_streak : DEAD_BACKOFF_MAX;
+
+	d->fail_streak++;
+	return DEAD_TIME * (double)(1 << k);
+}
+
 static unsigned
 dest_hash(const char *key)
 {
@@ -50,14 +66,52 @@ dest_hash(const char *key)
 	return h % DEST_HASH;
 }
 
-static struct dest *
-dest_get(const char *host, int port, int mx)
+/* The settings a job's connections depend on: MX delivery of outbound mail follows the sender
+ * domain's tls_policy and outbound_ips; inbound relays to a domain's transport (and MX jobs of
+ * senders that are not protected domains, e.g. bounces) use opportunistic TLS and no binding. */
+struct jpolicy {
+	int outbound;
+	enum mg_tls_policy tls;
+	char *const *ips;	/* borrowed from role.cfg */
+	size_t n_ips;
+};
+
+static void
+job_policy(const struct djob *j, int mx, struct jpolicy *p)
 {
-	char key[300];
+	const struct mg_domain *sd;
+	const char *at;
+
+	memset(p, 0, sizeof(*p));
+	if (!mx || j->env.direction != ENV_OUTBOUND)
+		return;
+	p->outbound = 1;
+	p->tls = MG_TLS_MAY;
+	if ((at = strrchr(j->env.sender, '@')) == NULL ||
+	    (sd = config_domain_find(role.cfg, at + 1)) == NULL)
+		return;
+	p->tls = sd->tls_policy;
+	p->ips = sd->outbound_ips;
+	p->n_ips = sd->n_outbound_ips;
+}
+
+/* Connections are shared only by jobs with the same destination AND the same policy
+ * parameters (TLS policy, source addresses and so HELO names): the key holds them all. */
+static struct dest *
+dest_get(const char *host, int port, int mx, const struct jpolicy *p)
+{
+	char key[700];
+	size_t o;
 	unsigned h;
 	struct dest *d;
 
-	snprintf(key, sizeof(key), "%s:%d:%d", host, port, mx);
+	o = (size_t)snprintf(key, sizeof(key), "%s:%d:%d", host, port, mx);
+	if (p->outbound) {
+		o += (size_t)snprintf(key + o, sizeof(key) - o, ":out:%d:", (int)p->tls);
+		for (size_t i = 0; i < p->n_ips && o < sizeof(key); i++)
+			o += (size_t)snprintf(key + o, sizeof(key) - o, "%s%s", i ? "," : "",
+			    p->ips[i]);
+	}
 	h = dest_hash(key);
 	for (d = dv.dests[h]; d; d = d->next)
 		if (strcmp(d->key, key) == 0)
@@ -67,8 +121,19 @@ dest_get(const char *host, int port, int mx)
 	str_lcpy(d->host, host, sizeof(d->host));
 	d->port = port;
 	d->mx = mx;
-	d->limit = SLOW_START < role.cfg->delivery_concurrency ? SLOW_START :
-	    (int)role.cfg->delivery_concurrency;
+	d->outbound = p->outbound;
+	d->tls_policy = p->tls;
+	if (p->n_ips > 0) {
+		d->src_ips = xcalloc(p->n_ips, sizeof(*d->src_ips));
+		for (size_t i = 0; i < p->n_ips; i++)
+			d->src_ips[i] = xstrdup(p->ips[i]);
+		d->n_src = p->n_ips;
+	}
+	/* slow start (RFC 5321 §4.5.3.2 leaves it to us): outbound MX destinations begin with
+	 * 2 connections, relays to our own back-ends with SLOW_START */
+	d->limit = (d->outbound ? 2 : SLOW_START);
+	if (d->limit > role.cfg->delivery_concurrency)
+		d->limit = (int)role.cfg->delivery_concurrency;
 	d->next = dv.dests[h];
 	dv.dests[h] = d;
 	return d;
@@ -153,7 +218,11 @@ dest_fail_all(struct dest *d)
 	struct djob *j;
 
 	while ((j = delivery_dest_next_job(d)) != NULL) {
-		djob_fail_rest(j, ENV_RCPT_PENDING, "4.4.1", d->dead_reason);
+		if (d->permfail)	/* null MX, NXDOMAIN: bounce (RFC 7505 §4.2) */
+			djob_fail_rest(j, ENV_RCPT_FAILED, d->perm_status, d->dead_reason);
+		else
+			djob_fail_rest(j, ENV_RCPT_PENDING, d->dead_status[0] ? d->dead_status :
+			    "4.4.1", d->dead_reason);
 		delivery_job_done(j, d->host, NULL);
 	}
 }
@@ -189,7 +258,7 @@ static void dest_pump(struct dest *d);
 void
 delivery_dest_dead(struct dest *d)
 {
-	d->dead_until = ev_now(role.loop) + DEAD_TIME;
+	d->dead_until = ev_now(role.loop) + dest_dead_time(d);
 	dest_fail_all(d);
 }
 
@@ -197,6 +266,65 @@ void
 delivery_dest_pump(struct dest *d)
 {
 	dest_pump(d);
+}
+
+const char *
+delivery_mx_name(const struct dest *d, int i)
+{
+	int mx = i >= 0 && i < d->n_addrs ? d->addr_mx[i] : -1;
+
+	return mx >= 0 ? d->mxh[mx].name : d->host;
+}
+
+/* RFC 8461 §4.1: under an enforced MTA-STS policy only MX hosts matching its mx patterns are
+ * used. Moves d->cur_addr past the others; -1 (jobs deferred) when none is left. */
+static int
+dest_skip_disallowed(struct dest *d)
+{
+	while (d->cur_addr < d->n_addrs && !sts_mx_allowed(d, delivery_mx_name(d, d->cur_addr)))
+		d->cur_addr++;
+	if (d->cur_addr < d->n_addrs)
+		return 0;
+	snprintf(d->dead_reason, sizeof(d->dead_reason), "no MX host of %s matches its MTA-STS "
+	    "policy (RFC 8461 section 4.1)", d->host);
+	str_lcpy(d->dead_status, "4.7.5", sizeof(d->dead_status));
+	log_warn("destination %s: %s", d->key, d->dead_reason);
+	d->resolved_at = 0;
+	d->n_addrs = 0;
+	d->dead_until = ev_now(role.loop) + dest_dead_time(d);
+	dest_fail_all(d);
+	return -1;
+}
+
+void
+delivery_send_queue(uint16_t type, struct ipc_out *o)
+{
+	if (dv.queue)
+		ipc_send(dv.queue, type, 0, -1, o);
+}
+
+void
+delivery_addr_text(const struct sockaddr_storage *ss, char *out, size_t size)
+{
+	const void *a = ss->ss_family == AF_INET6 ?
+	    (const void *)&((const struct sockaddr_in6 *)ss)->sin6_addr :
+	    (const void *)&((const struct sockaddr_in *)ss)->sin_addr;
+
+	if (inet_ntop(ss->ss_family, a, out, (socklen_t)size) == NULL)
+		str_lcpy(out, "", size);
+}
+
+void
+delivery_local_addr(struct client *c, char *out, size_t size)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+
+	if (c->conn == NULL || getsockname(evconn_fd(c->conn), (struct sockaddr *)&ss, &len) < 0) {
+		str_lcpy(out, c->src, size);
+		return;
+	}
+	delivery_addr_text(&ss, out, size);
 }
 
 static void
@@ -219,6 +347,8 @@ dest_pump(struct dest *d)
 		}
 		if (d->n_conns >= dest_limit(d) || dv.n_conns >= role.cfg->delivery_max_connections)
 			return;
+		if (sts_prepare(d))
+			return;	/* MTA-STS discovery: pumped again when the policy is known */
 		switch (delivery_dest_resolve(d, why, sizeof(why))) {
 		case 1:
 			return;	/* resolving: pumped again when the addresses are known */
@@ -228,11 +358,20 @@ dest_pump(struct dest *d)
 			delivery_dest_dead(d);
 			return;
 		}
+		if (dest_skip_disallowed(d) < 0)
+			return;
 		c = client_new(d);
 		if (c == NULL) {
+			if (d->cur_addr + 1 < d->n_addrs) {
+				log_info("destination %s: connect failed: %s; trying the next address",
+				    d->key, strerror(errno));
+				d->cur_addr++;
+				continue;
+			}
 			snprintf(d->dead_reason, sizeof(d->dead_reason), "connect to %s:%d failed: %s",
 			    d->host, d->port, strerror(errno));
-			d->dead_until = ev_now(role.loop) + DEAD_TIME;
+			d->dead_until = ev_now(role.loop) + dest_dead_time(d);
+			d->resolved_at = 0;
 			dest_fail_all(d);
 			return;
 		}
@@ -272,8 +411,11 @@ delivery_client_idle(struct client *c)
 {
 	struct dest *d = c->dest;
 
-	if (c->jobs_done > 0 && d->limit < role.cfg->delivery_concurrency)
-		d->limit++;
+	if (c->jobs_done > 0) {
+		d->fail_streak = 0;
+		if (d->limit < role.cfg->delivery_concurrency)
+			d->limit++;	/* slow start: one more connection per good job */
+	}
 	if (d->head != NULL && !dv.shutting_down) {
 		if (!dest_close_if_over(d, c))
 			client_start_job(c, delivery_dest_next_job(d));
@@ -310,7 +452,7 @@ delivery_client_gone(struct client *c, int connect_failed, const char *why)
 		if (d->n_conns == 0) {
 			snprintf(d->dead_reason, sizeof(d->dead_reason), "%s (%s:%d)",
 			    why ? why : "connection failed", d->host, d->port);
-			d->dead_until = ev_now(role.loop) + DEAD_TIME;
+			d->dead_until = ev_now(role.loop) + dest_dead_time(d);
 			dest_fail_all(d);
 		}
 	}
@@ -345,6 +487,7 @@ handle_deliver(struct ipc_msg *m)
 	const char *err;
 	uint32_t port, mx;
 	struct dest *d;
+	struct jpolicy jp;
 
 	j->id = m->id;
 	j->body_fd = m->fd;
@@ -376,7 +519,8 @@ handle_deliver(struct ipc_msg *m)
 			panic("delivery: job recipient index out of range");
 	xfree(envtext);
 	dv.jobs_out++;
-	d = dest_get(host, (int)port, (int)mx);
+	job_policy(j, (int)mx, &jp);
+	d = dest_get(host, (int)port, (int)mx, &jp);
 	xfree(host);
 	/* A job sent before its scheduled retry time was forced by the operator (queue flush or
 	 * release): like postqueue -f, it gets a fresh connection attempt even while the
@@ -464,14 +608,64 @@ delivery_shutdown(void)
 		delivery_exit();
 }
 
+/* The client context serves every policy: DANE is enabled on it (used only by connections
+ * that add TLSA records), the trust store (tls_ca_file or the system's, loaded now while
+ * still privileged) is consulted only where a policy asks for WebPKI checks. Verification
+ * never aborts a handshake (SSL_VERIFY_NONE): policy.c judges its result afterwards, so a
+ * failure gets a clear reason. */
+static int
+delivery_tls_ctx_setup(SSL_CTX *ctx)
+{
+	const char *ca = role.cfg->tls_ca_file;
+
+	if (SSL_CTX_dane_enable(ctx) <= 0)
+		log_err("delivery: SSL_CTX_dane_enable failed; DANE connections will defer");
+	if (ca != NULL && ca[0] != '\0') {
+		if (SSL_CTX_load_verify_locations(ctx, ca, NULL) != 1) {
+			log_err("delivery: cannot load tls_ca_file %s", ca);
+			return -1;
+		}
+	} else {
+		SSL_CTX_set_default_verify_paths(ctx);
+	}
+	return 0;
+}
+
+/* A changed tls_ca_file gets a new client context (connections keep a reference to the old
+ * one, which OpenSSL frees with the last of them); if the file cannot be read (the role runs
+ * unprivileged after start) the previous context stays. */
+static void
+delivery_reload(struct mg_config *old)
+{
+	const char *a = old->tls_ca_file ? old->tls_ca_file : "";
+	const char *b = role.cfg->tls_ca_file ? role.cfg->tls_ca_file : "";
+	const char *err;
+	SSL_CTX *ctx;
+
+	sts_reload();
+	if (strcmp(a, b) == 0)
+		return;
+	if ((ctx = tls_client_ctx(0, &err)) == NULL || delivery_tls_ctx_setup(ctx) < 0) {
+		log_warn("delivery: keeping the previous CA store after reload");
+		SSL_CTX_free(ctx);
+		return;
+	}
+	SSL_CTX_free(delivery_tls_ctx);
+	delivery_tls_ctx = ctx;
+}
+
 int
 delivery_main(void)
 {
 	const char *err;
 
 	role.on_shutdown = delivery_shutdown;
+	role.on_reload = delivery_reload;
 	if ((delivery_tls_ctx = tls_client_ctx(0, &err)) == NULL)
 		log_err("outgoing STARTTLS disabled: %s", err);
+	else
+		(void)delivery_tls_ctx_setup(delivery_tls_ctx);
+	sts_init();
 	dv.queue = ipc_chan_new(role.loop, ROLE_FD_PEER1, "queue", queue_msg, queue_closed, NULL);
 	delivery_resolver_init();
 	role_drop_privileges();

@@ -1,10 +1,10 @@
 #ifndef DKIM_DKIM_H
 #define DKIM_DKIM_H
-/* The dkim/ subsystem's one public header: DKIM verification (libopendkim behind our own key
- * lookup), ARC chain validation (RFC 8617, our own code) and the Authentication-Results
- * fragments (RFC 8601) both produce. Input everywhere is a read-only spool fd (CRLF lines, read
- * with pread, the file position is never used) and its size; keys come only through a
- * struct mg_dns_lookup (common/dns.h). Everything here runs on filter pool threads. */
+/* The dkim/ subsystem's one public header: DKIM verification (our own engine; libopendkim behind
+ * our own key lookup as its test oracle), ARC chain validation (RFC 8617, our own code) and the
+ * Authentication-Results fragments (RFC 8601) both produce. Input everywhere is a read-only spool
+ * fd (CRLF lines, read with pread, the file position is never used) and its size; keys come only
+ * through a struct mg_dns_lookup (common/dns.h). Everything here runs on filter pool threads. */
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -59,13 +59,19 @@ void mg_dkim_verifier_free(struct mg_dkim_verifier **v);
 /* Pins the verifier's clock for x=/t= checks (tests, tools; 0 = the real clock). */
 void mg_dkim_verifier_set_time(struct mg_dkim_verifier *v, long long now);
 
-/* Verifies up to MG_DKIM_SIG_MAX DKIM-Signature fields of the message in fd (size octets).
- * Keys are fetched only through dns (TXT <s>._domainkey.<d>), never by libopendkim's resolver.
+/* Verifies up to MG_DKIM_SIG_MAX DKIM-Signature fields of the message in fd (size octets), with
+ * our own engine (dkim/sig.c, key.c; see verify.c for why not libopendkim).
+ * Keys are fetched only through dns (TXT <s>._domainkey.<d>), one query per distinct key.
  * Fills *out (always, also on failure). Returns 0, or -1 if the message could not be read or
  * parsed at all (out->status is then TEMPERROR for I/O errors, PERMERROR for a malformed header
  * section, with out->error set). Thread: the verifier's worker thread. */
 int mg_dkim_verify(struct mg_dkim_verifier *v, const struct mg_dns_lookup *dns, int fd, off_t size,
     struct mg_dkim_results *out);
+
+/* The same contract, verified by libopendkim 2.11 (keys through dns, as above): the differential
+ * oracle of mg_dkim_verify in tests/unit/dkim/test_verify.c and `dkim-verify --opendkim`. */
+int mg_dkim_verify_opendkim(struct mg_dkim_verifier *v, const struct mg_dns_lookup *dns, int fd,
+    off_t size, struct mg_dkim_results *out);
 
 /* "pass", "fail", ... per RFC 8601. */
 const char *mg_dkim_status_name(enum mg_dkim_status st);

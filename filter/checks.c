@@ -80,7 +80,7 @@ run_spf(struct filter_thread *t, long long deadline_ms, const char *client, cons
     const char *sender, struct mg_spf_result *out)
 {
 	struct mg_dns_wait_ctx wctx = { .d = filter.dns, .deadline_ms = deadline_ms };
-	struct mg_dns_lookup dns = { .fn = mg_dns_lookup_fn_wait, .ctx = &wctx };
+	struct mg_dns_lookup dns = { .fn = mg_dns_lookup_fn_direct, .ctx = &wctx };
 
 	memset(out, 0, sizeof(*out));
 	if (mg_spf_check(t->spf, &dns, client, helo, sender, out) < 0)
@@ -248,7 +248,7 @@ check_auth(struct check_job *j, struct filter_thread *t, unsigned disabled, stru
 {
 	const struct mg_config *cfg = j->g->cfg;
 	struct mg_dns_wait_ctx wctx = { .d = filter.dns, .deadline_ms = j->deadline_ms };
-	struct mg_dns_lookup dns = { .fn = mg_dns_lookup_fn_wait, .ctx = &wctx };
+	struct mg_dns_lookup dns = { .fn = mg_dns_lookup_fn_direct, .ctx = &wctx };
 	struct mg_dkim_results dk;
 	struct mg_arc_result arc;
 	struct buf frag;
@@ -256,6 +256,12 @@ check_auth(struct check_job *j, struct filter_thread *t, unsigned disabled, stru
 
 	buf_init(&frag, 4096);
 	memset(&dk, 0, sizeof(dk));
+	if ((disabled & MG_LAYER_DKIM) && !(disabled & MG_LAYER_DMARC) && filter.psl != NULL) {
+		/* DKIM off as a layer (no symbol, no A-R) but DMARC on: DMARC still needs the
+		 * signatures (RFC 7489 §4.2), else mail aligned only by DKIM would fail p=reject */
+		(void)mg_dkim_verify(t->dkim, &dns, j->fd, j->size, &dk);
+		dkim_ran = 1;
+	}
 	if (!(disabled & MG_LAYER_DKIM)) {
 		(void)mg_dkim_verify(t->dkim, &dns, j->fd, j->size, &dk);
 		dkim_ran = 1;
@@ -442,12 +448,15 @@ check_job_run(struct workq_job *w, void *ctx)
 	}
 	if (!(disabled & MG_LAYER_RBL))
 		filter_score_merge(&j->score, &j->rbl);
+	/* SPF off as a layer still feeds DMARC (RFC 7489 §4.2) when DMARC is on; the early
+	 * result from MAIL (recipients unknown then) simply does not count otherwise. */
+	if ((!(disabled & MG_LAYER_SPF) || !(disabled & MG_LAYER_DMARC)) && !j->spf_done &&
+	    j->has_addr && j->env.client_addr != NULL) {
+		run_spf(t, j->deadline_ms, j->env.client_addr,
+		    j->env.helo != NULL ? j->env.helo : "", j->env.sender, &j->spf);
+		j->spf_done = 1;
+	}
 	if (!(disabled & MG_LAYER_SPF)) {
-		if (!j->spf_done && j->has_addr && j->env.client_addr != NULL) {
-			run_spf(t, j->deadline_ms, j->env.client_addr,
-			    j->env.helo != NULL ? j->env.helo : "", j->env.sender, &j->spf);
-			j->spf_done = 1;
-		}
 		if (j->spf_done) {
 			filter_score_add(&j->score, cfg, spf_symbol(j->spf.result));
 			if (mg_spf_auth_results(&j->spf, spf_frag, sizeof(spf_frag)) == 0)

@@ -4,8 +4,11 @@
  * messages while jobs in flight finish with the configuration they started with.
  * Runs as the unprivileged user after role_drop_privileges(). Trusts only the supervisor and
  * smtpd channels (our own processes, strictly decoded). Pool size and queue bound come from
- * filter_threads and filter_queue_max; a full pool answers 451 4.3.2 (fsession.c). */
+ * filter_threads and filter_queue_max; a full pool answers 451 4.3.2 (fsession.c). Every
+ * filter_maintenance_interval a pool job sweeps expired greylist triplets (at most
+ * MAINT_SWEEP_MAX per run) and checkpoints the Berkeley DB environment (bounding its log). */
 #include <string.h>
+#include <time.h>
 
 #include "common/role.h"
 #include "dmarc/dmarc.h"
@@ -65,6 +68,88 @@ load_private_config(void)
 	return config_load(role.config_dir, NULL);
 }
 
+/* ---- maintenance (filter_maintenance_interval): a pool job, never the loop ---- */
+
+#define MAINT_SWEEP_CHUNK 1000		/* triplets per sweep transaction */
+#define MAINT_SWEEP_MAX 100000		/* triplets visited per run; the rest wait for the next */
+
+struct maint_job {
+	struct workq_job w;
+	struct filter_gen *g;		/* counted reference: its greylist */
+	long long now;
+	size_t visited, removed;
+	int swept_all;			/* a full pass over the triplets ended */
+	int sweep_err, ckpt_err;
+};
+
+static void
+maint_run(struct workq_job *w, void *ctx)
+{
+	struct maint_job *j = (struct maint_job *)w;
+	const char *err;
+	int r = 0;
+
+	(void)ctx;
+	while (j->g->gl != NULL && j->visited < MAINT_SWEEP_MAX) {
+		r = mg_greylist_sweep(j->g->gl, j->now, MAINT_SWEEP_CHUNK, &j->removed);
+		j->visited += MAINT_SWEEP_CHUNK;
+		if (r != 0)
+			break;
+	}
+	j->swept_all = r == 1;
+	j->sweep_err = r < 0;
+	/* flushes pages and removes log files older than the checkpoint (lib/kvdb.c), so the
+	 * log stays bounded by what was written since the last run */
+	j->ckpt_err = filter.kv != NULL && mg_kvdb_checkpoint(filter.kv, &err) < 0;
+}
+
+static void
+maint_done(struct workq_job *w, int cancelled)
+{
+	struct maint_job *j = (struct maint_job *)w;
+
+	if (!cancelled)
+		log_info("filter: maintenance: greylist removed=%zu pass=%s checkpoint=%s",
+		    j->removed, j->sweep_err ? "error" : j->swept_all ? "complete" : "partial",
+		    filter.kv == NULL ? "none" : j->ckpt_err ? "error" : "ok");
+	filter.maint_busy = 0;
+	filter_gen_unref(&j->g);
+	xfree(j);
+}
+
+static void
+maint_tick(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct maint_job *j;
+
+	(void)loop;
+	(void)w;
+	(void)revents;
+	if (filter.maint_busy || filter.shutting_down || filter.kv == NULL)
+		return;
+	j = xcalloc(1, sizeof(*j));
+	j->w.run = maint_run;
+	j->w.done = maint_done;
+	j->g = filter_gen_ref();
+	j->now = (long long)time(NULL);
+	if (workq_submit(filter.wq, &j->w) < 0) {
+		/* pool full of mail: mail first, maintenance at the next tick */
+		filter_gen_unref(&j->g);
+		xfree(j);
+		return;
+	}
+	filter.maint_busy = 1;
+}
+
+static void
+maint_arm(const struct mg_config *cfg)
+{
+	ev_timer_stop(role.loop, &filter.maint);
+	ev_timer_set(&filter.maint, (double)cfg->filter_maintenance_interval,
+	    (double)cfg->filter_maintenance_interval);
+	ev_timer_start(role.loop, &filter.maint);
+}
+
 static void
 filter_reload(struct mg_config *old)
 {
@@ -77,6 +162,7 @@ filter_reload(struct mg_config *old)
 	}
 	filter_gen_unref(&filter.gen);
 	filter.gen = gen_new(cfg);
+	maint_arm(cfg);
 }
 
 static void
@@ -85,6 +171,7 @@ filter_shutdown(void)
 	if (filter.shutting_down)
 		return;
 	filter.shutting_down = 1;
+	ev_timer_stop(role.loop, &filter.maint);
 	fsession_free_all();
 	/* finished and cancelled jobs are answered or dropped by their done callbacks; the
 	 * channel is closed below so nothing more is sent */
@@ -161,8 +248,11 @@ filter_main(void)
 	    filter_thread_init, filter_thread_fini, NULL);
 	filter.smtpd = ipc_chan_new(role.loop, ROLE_FD_PEER1, "smtpd", filter_smtpd_msg,
 	    smtpd_closed, NULL);
-	log_info("filter: %d threads, queue %d, %zu rbl lists", cfg->filter_threads,
-	    cfg->filter_queue_max, cfg->n_rbl);
+	ev_timer_init(&filter.maint, maint_tick, 0., 0.);
+	maint_arm(cfg);
+	log_info("filter: %d threads, queue %d, %zu rbl lists, maintenance every %llds",
+	    cfg->filter_threads, cfg->filter_queue_max, cfg->n_rbl,
+	    cfg->filter_maintenance_interval);
 	role_ready();
 	role_run();
 	return 0;

@@ -81,6 +81,8 @@ struct filter_state {
 	struct filter_gen *gen;		/* current */
 	uint64_t next_gen;
 	int shutting_down;
+	ev_timer maint;			/* filter_maintenance_interval */
+	int maint_busy;			/* a maintenance job is queued or running */
 };
 extern struct filter_state filter;
 

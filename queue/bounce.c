@@ -169,9 +169,8 @@ put_field(struct out *o, const char *name, const char *value, int allow_8bit)
 	put_wrapped(o, first, NULL, v);
 }
 
-/* RFC 5322 §3.3 date-time in UTC, independent of the locale. */
-static void
-format_date(long long t, char *dst, size_t n)
+void
+bounce_format_date(long long t, char *dst, size_t n)
 {
 	static const char *const days[] = { "Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat" };
 	static const char *const months[] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul",
@@ -397,7 +396,7 @@ put_headers(struct out *o, const struct dsn *d)
 	const struct bounce_params *p = d->params;
 	char date[64], value[VALUE_MAX + 8];
 
-	format_date(p->now, date, sizeof(date));
+	bounce_format_date(p->now, date, sizeof(date));
 	putf(o, "Date: %s\r\n", date);
 	putf(o, "From: Mail Delivery System <MAILER-DAEMON@%s>\r\n", p->reporting_mta);
 	clean(value, d->env->sender, d->global);
@@ -456,7 +455,7 @@ put_part_text(struct out *o, const struct dsn *d)
 		    "Each recipient and the reason are listed below.");
 		break;
 	case BOUNCE_DELAY:
-		format_date(p->retry_until ? p->retry_until :
+		bounce_format_date(p->retry_until ? p->retry_until :
 		    env->arrival + BOUNCE_LIFETIME_DEFAULT, date, sizeof(date));
 		(void)str_fmt(para, sizeof(para), "Your message has not yet been delivered to the "
 		    "recipients listed below. The mail system will keep trying until %s and will "
@@ -510,11 +509,11 @@ put_rcpt_status(struct out *o, const struct dsn *d, const struct envelope_rcpt *
 		put_field(o, "Diagnostic-Code", v, d->global);
 	}
 	if (r->done_time > 0) {
-		format_date(r->done_time, date, sizeof(date));
+		bounce_format_date(r->done_time, date, sizeof(date));
 		putf(o, "Last-Attempt-Date: %s\r\n", date);
 	}
 	if (d->kind == BOUNCE_DELAY) {
-		format_date(d->params->retry_until ? d->params->retry_until :
+		bounce_format_date(d->params->retry_until ? d->params->retry_until :
 		    d->env->arrival + BOUNCE_LIFETIME_DEFAULT, date, sizeof(date));
 		putf(o, "Will-Retry-Until: %s\r\n", date);
 	}
@@ -537,7 +536,7 @@ put_part_status(struct out *o, const struct dsn *d)
 	/* RFC 3464 §2.2.1; smtpd stores ENVID already xtext-decoded. */
 	if (env->envid != NULL && env->envid[0] != '\0')
 		put_field(o, "Original-Envelope-Id", env->envid, d->global);
-	format_date(env->arrival, date, sizeof(date));
+	bounce_format_date(env->arrival, date, sizeof(date));
 	putf(o, "Arrival-Date: %s\r\n", date);
 	for (size_t i = 0; i < env->n_rcpts; i++)
 		if (bounce_is_owed(env, i, d->kind))

@@ -58,4 +58,8 @@ int bounce_build_params(const struct envelope *env, int body_fd, enum bounce_kin
 void bounce_envelope(const struct envelope *orig, const char *qid, long long now,
     struct slice dsn, struct envelope *bounce_r);
 
+/* RFC 5322 §3.3 date-time of unix time t in UTC ("Tue, 14 Nov 2023 22:13:20 +0000"),
+ * independent of the locale; also used by the TLS reports. Any thread. */
+void bounce_format_date(long long t, char *dst, size_t n);
+
 #endif

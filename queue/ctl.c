@@ -1,5 +1,6 @@
 /* ctl.c: mailguardctl queue commands, served by the queue role for the supervisor's control
- * socket: list, show, flush, delete, hold, release. Queue role, main thread. Arguments come from
+ * socket: list, show, flush, delete, hold, release, rates (outbound_rate buckets), tlsrpt (the
+ * TLS-RPT counts of the current period). Queue role, main thread. Arguments come from
  * the operator through the supervisor; queue ids are validated before use. */
 #include <stdio.h>
 #include <string.h>
@@ -60,7 +61,7 @@ list_one(struct qmsg *m, struct buf *out, int verbose)
 	const char *err;
 	char arr[32], next[32], clean[SANITIZE_MAX + 4];
 	const char *state = m->quarantined ? "quarantine" : m->held ? "hold" :
-	    m->jobs > 0 ? "active" : "deferred";
+	    m->jobs > 0 ? "active" : m->rate_bucket ? "rate-limited" : "deferred";
 
 	if (e == NULL) {
 		envelope_init(&env);
@@ -237,6 +238,10 @@ ctl_request(struct ipc_chan *sup, struct ipc_msg *msg)
 	buf_init(&out, CTL_OUT_MAX);
 	if (strcmp(argv[0], "list") == 0 && argc == 1) {
 		cmd_list(&out);
+	} else if (strcmp(argv[0], "rates") == 0 && argc == 1) {
+		rate_sched_describe(&out);
+	} else if (strcmp(argv[0], "tlsrpt") == 0 && argc == 1) {
+		tlsrpt_describe(&out);
 	} else if (strcmp(argv[0], "show") == 0 && argc == 2) {
 		status = cmd_show(argv[1], &out);
 	} else if (strcmp(argv[0], "flush") == 0 && argc == 1) {
@@ -253,7 +258,7 @@ ctl_request(struct ipc_chan *sup, struct ipc_msg *msg)
 		sched_kick();
 	} else {
 		buf_printf(&out, "error: usage: queue list | show QID | flush | delete QID|ALL | "
-		    "hold QID|ALL | release QID|ALL\n");
+		    "hold QID|ALL | release QID|ALL | rates | tlsrpt\n");
 		status = 2;
 	}
 	ctl_reply(sup, msg->id, status, &out);

@@ -225,6 +225,23 @@ queue_new_receiving(void)
 	return m;
 }
 
+struct qmsg *
+queue_inject_begin(struct slice content)
+{
+	struct qmsg *m = queue_new_receiving();
+
+	if (m == NULL)
+		return NULL;
+	if (pwrite(m->body_fd, content.p, content.len, 0) != (ssize_t)content.len) {
+		int e = errno;
+
+		queue_forget(m);
+		errno = e != 0 ? e : ENOSPC;
+		return NULL;
+	}
+	return m;
+}
+
 int
 queue_body_fd(struct qmsg *m)
 {
@@ -505,14 +522,26 @@ smtpd_closed(struct ipc_chan *chan, void *arg)
 	}
 }
 
+/* What delivery may send us: one handler per message type. */
+static const struct {
+	uint16_t type;
+	void (*handler)(struct ipc_msg *msg);
+} delivery_table[] = {
+	{ IPC_DELIVER_RESULT, sched_delivery_result },
+	{ IPC_TLSRPT_RESULT, tlsrpt_handle_result },
+};
+
 static void
 delivery_msg(struct ipc_chan *chan, struct ipc_msg *msg, void *arg)
 {
 	(void)chan;
 	(void)arg;
-	if (msg->type != IPC_DELIVER_RESULT)
-		panic("queue: unexpected message type %u from delivery", msg->type);
-	sched_delivery_result(msg);
+	for (size_t i = 0; i < sizeof(delivery_table) / sizeof(delivery_table[0]); i++)
+		if (delivery_table[i].type == msg->type) {
+			delivery_table[i].handler(msg);
+			return;
+		}
+	panic("queue: unexpected message type %u from delivery", msg->type);
 }
 
 static void
@@ -850,9 +879,19 @@ tick(struct ev_loop *loop, ev_timer *w, int revents)
 }
 
 static void
+queue_reload(struct mg_config *old)
+{
+	rate_sched_reload(old);
+	tlsrpt_reload();
+	sched_kick();
+}
+
+static void
 queue_shutdown(void)
 {
 	q.shutting_down = 1;
+	rate_sched_shutdown();
+	tlsrpt_shutdown();
 	if (batch.n > 0)
 		commit_batch(role.loop, &commit_w, 0);
 	(void)journal_sync(q.journal);
@@ -867,6 +906,7 @@ queue_main(void)
 	const char *err;
 
 	role.on_shutdown = queue_shutdown;
+	role.on_reload = queue_reload;
 	role.on_sup_msg = sup_msg;
 	q.hash_size = 65536;
 	q.hash = xcalloc(q.hash_size, sizeof(*q.hash));
@@ -875,9 +915,11 @@ queue_main(void)
 	if ((q.spool = spool_open(role.cfg->spool_dir, &err)) == NULL)
 		fatal("spool %s: %s: %m", role.cfg->spool_dir, err);
 	sched_init();
+	rate_sched_init();
 	queue_recover();
 	ev_prepare_init(&commit_w, commit_batch);
 	ev_timer_init(&commit_timer_w, commit_timer, 0.0, 0.0);
+	tlsrpt_init();	/* may queue the reports of a period that ended while we were down */
 	ev_timer_init(&tick_w, tick, 1.0, 1.0);
 	ev_timer_start(role.loop, &tick_w);
 	q.smtpd = ipc_chan_new(role.loop, ROLE_FD_PEER1, "smtpd", smtpd_msg, smtpd_closed, NULL);

@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "common/envelope.h"
+#include "config/config.h"
 #include "lib/buf.h"
 #include "lib/ipc.h"
 #include "queue/journal.h"
@@ -28,6 +29,10 @@ struct qmsg {
 	int body_fd;		/* unnamed body file (fast path), or -1 once it has a name */
 	int has_msg_file;	/* <area>/<qid>.msg exists (deferred or recovered messages) */
 	struct qmsg *hnext;
+	/* outbound_rate (sched_rate.c): */
+	size_t rate_bucket;	/* 1 + bucket index while held in its FIFO, else 0 */
+	struct qmsg *rprev, *rnext;
+	int rate_passed;	/* took a token leaving the FIFO: the next dispatch goes ahead */
 };
 
 struct qseg {
@@ -61,6 +66,10 @@ void queue_forget(struct qmsg *m);
 void queue_commit_local(struct qmsg *m, struct envelope *env);
 /* Creates an uncommitted message with a fresh queue id and an unnamed body file; NULL on error. */
 struct qmsg *queue_new_receiving(void);
+/* Starts a message generated here (DSN, TLS report): a fresh uncommitted message whose body is
+ * content. The caller fills an envelope with m->qid and hands both to queue_commit_local().
+ * NULL with errno set on error (nothing left behind). */
+struct qmsg *queue_inject_begin(struct slice content);
 /* A new read-only-use descriptor for m's body (caller closes); -1 on error. */
 int queue_body_fd(struct qmsg *m);
 /* Gives a fast-path message its files (deferred: it may stay a while); 0 or -1. */
@@ -78,6 +87,38 @@ void sched_kick(void);
 void sched_delivery_result(struct ipc_msg *msg);
 void sched_delivery_lost(void);
 long long sched_backoff(int attempts);
+
+/* Messages with delivery jobs out at once. */
+#define SCHED_ACTIVE_MAX 2000
+/* Dispatches m now (it is not in the heap): one job per destination. */
+void sched_dispatch(struct qmsg *m);
+/* Expires m (not in the heap, past queue_lifetime) without an attempt: its pending recipients
+ * fail with 4.4.7 (why is the last error of those that had none) and the sender gets a DSN. */
+void sched_expire_held(struct qmsg *m, const char *why);
+
+/* sched_rate.c (outbound_rate) */
+void rate_sched_init(void);
+/* 1: m may be dispatched now (no limit, or a token taken); 0: m was put in its sender domain's
+ * FIFO (rate-limited) and must not be dispatched. Needs m->env. */
+int rate_sched_admit(struct qmsg *m);
+/* Takes m out of its FIFO (no-op when not held). */
+void rate_sched_unlink(struct qmsg *m);
+/* Dispatches held messages that have tokens now, in order; re-arms the refill timer. */
+void rate_sched_drain(void);
+size_t rate_sched_held(void);
+void rate_sched_reload(const struct mg_config *old);
+/* Saves the buckets if they changed. */
+void rate_sched_shutdown(void);
+/* `mailguardctl queue rates`: one line per rate-limited domain. */
+void rate_sched_describe(struct buf *out);
+
+/* tlsrpt_send.c (RFC 8460 reports); tlsrpt_init needs the journal (after recovery). */
+void tlsrpt_init(void);
+void tlsrpt_handle_result(struct ipc_msg *msg);
+void tlsrpt_reload(void);
+void tlsrpt_shutdown(void);
+/* `mailguardctl queue tlsrpt`: the current period's counts per policy domain. */
+void tlsrpt_describe(struct buf *out);
 
 /* ctl.c */
 void ctl_request(struct ipc_chan *sup, struct ipc_msg *msg);

@@ -22,7 +22,6 @@
 #include "queue/bounce.h"
 #include "queue/queue_int.h"
 
-#define ACTIVE_MAX 2000		/* messages with delivery jobs out at once */
 #define RETURN_LIMIT 50000	/* bounce returns the full message up to this size */
 #define JOB_RCPTS_MAX 1000
 
@@ -94,7 +93,7 @@ heap_down(size_t i)
 void
 sched_push(struct qmsg *m)
 {
-	if (m->heap_idx != SIZE_MAX || m->held || m->quarantined)
+	if (m->heap_idx != SIZE_MAX || m->held || m->quarantined || m->rate_bucket)
 		return;
 	if (q.heap_len == q.heap_cap) {
 		q.heap_cap *= 2;
@@ -110,6 +109,7 @@ sched_remove(struct qmsg *m)
 {
 	size_t i = m->heap_idx;
 
+	rate_sched_unlink(m);
 	if (i == SIZE_MAX)
 		return;
 	m->heap_idx = SIZE_MAX;
@@ -198,7 +198,8 @@ drop_env(struct qmsg *m)
 }
 
 struct route {
-	const char *host;
+	const char *host;	/* borrowed from the config; NULL: outbound, the domain in mx_domain */
+	char mx_domain[SMTP_DOMAIN_MAX + 1];	/* lower-case, so one destination per domain */
 	int port;
 	int mx;
 	const char *why;	/* non-NULL: not routable now (deferred with this reason) */
@@ -209,7 +210,7 @@ route_rcpt(const char *addr)
 {
 	char dom[SMTP_DOMAIN_MAX + 1];
 	const struct mg_domain *d;
-	struct route r = { NULL, 0, 0, NULL };
+	struct route r = { .host = NULL };
 
 	str_lcpy(dom, envelope_addr_domain(addr), sizeof(dom));
 	str_lower(dom);
@@ -219,9 +220,21 @@ route_rcpt(const char *addr)
 		r.mx = d->transport_mx;
 		return r;
 	}
-	r.why = "outbound delivery to the Internet is not available yet (MailGuard issue B); "
-	    "message kept in the queue";
+	if (dom[0] == '\0') {
+		r.why = "recipient address has no domain";
+		return r;
+	}
+	/* outbound: the MX hosts of the recipient domain (RFC 5321 section 5.1) */
+	str_lcpy(r.mx_domain, dom, sizeof(r.mx_domain));
+	r.port = role.cfg->outbound_port;
+	r.mx = 1;
 	return r;
+}
+
+static const char *
+route_host(const struct route *r)
+{
+	return r->host != NULL ? r->host : r->mx_domain;
 }
 
 static void send_job(struct job *j, const struct route *r);
@@ -241,6 +254,15 @@ dispatch(struct qmsg *m)
 		snprintf(name, sizeof(name), "%s.env", m->qid);
 		spool_quarantine_file(q.spool, m->area, name);
 		queue_forget(m);
+		return;
+	}
+	if (!rate_sched_admit(m)) {
+		/* held for the sender domain's outbound_rate: it may wait, so it gives back its
+		 * descriptor like a deferred message (not an attempt: no backoff); its envelope
+		 * did not change, so a message that has its files keeps them as they are */
+		if ((m->has_msg_file && !m->env_unsaved && m->body_fd < 0) ||
+		    queue_materialize(m) == 0)
+			drop_env(m);
 		return;
 	}
 	env = m->env;
@@ -270,7 +292,7 @@ dispatch(struct qmsg *m)
 			if (env->rcpts[k].state != ENV_RCPT_PENDING || taken[k])
 				continue;
 			rk = route_rcpt(env->rcpts[k].addr);
-			if (rk.why == NULL && strcmp(rk.host, ri.host) == 0 && rk.port == ri.port &&
+			if (rk.why == NULL && strcmp(route_host(&rk), route_host(&ri)) == 0 && rk.port == ri.port &&
 			    rk.mx == ri.mx) {
 				j->idx[j->n++] = (uint32_t)k;
 				taken[k] = 1;
@@ -309,7 +331,7 @@ send_job(struct job *j, const struct route *r)
 	ipc_out_init(&o);
 	ipc_put_str(&o, m->qid);
 	ipc_put_str(&o, envtext.data);
-	ipc_put_str(&o, r->host);
+	ipc_put_str(&o, route_host(r));
 	ipc_put_u32(&o, (uint32_t)r->port);
 	ipc_put_u32(&o, (uint32_t)r->mx);
 	ipc_put_u32(&o, (uint32_t)j->n);
@@ -347,14 +369,8 @@ send_dsn(struct qmsg *m, enum bounce_kind kind, const struct envelope *env)
 	}
 	if (body_fd >= 0)
 		close(body_fd);
-	if ((bm = queue_new_receiving()) == NULL) {
+	if ((bm = queue_inject_begin(buf_slice(&dsn))) == NULL) {
 		log_err("%s: cannot create DSN message: %m", m->qid);
-		buf_free(&dsn);
-		return;
-	}
-	if (pwrite(bm->body_fd, dsn.data, dsn.len, 0) != (ssize_t)dsn.len) {
-		log_err("%s: cannot write DSN message: %m", m->qid);
-		queue_forget(bm);
 		buf_free(&dsn);
 		return;
 	}
@@ -440,13 +456,39 @@ finish_attempt(struct qmsg *m)
 }
 
 void
+sched_dispatch(struct qmsg *m)
+{
+	dispatch(m);
+}
+
+void
+sched_expire_held(struct qmsg *m, const char *why)
+{
+	if (load_env(m) < 0) {
+		char name[QUEUE_ID_LEN + 8];
+
+		snprintf(name, sizeof(name), "%s.env", m->qid);
+		spool_quarantine_file(q.spool, m->area, name);
+		queue_forget(m);
+		return;
+	}
+	/* the reason the DSN gives as the last error: it was never attempted again */
+	for (size_t i = 0; i < m->env->n_rcpts; i++)
+		if (m->env->rcpts[i].state == ENV_RCPT_PENDING && m->env->rcpts[i].diag == NULL)
+			envelope_rcpt_set_result(&m->env->rcpts[i], ENV_RCPT_PENDING, "4.4.7", why,
+			    NULL, 0);
+	finish_attempt(m);	/* past queue_lifetime: expires and bounces */
+}
+
+void
 sched_kick(void)
 {
 	long long now = (long long)time(NULL);
 
 	if (q.delivery == NULL || q.shutting_down)
 		return;
-	while (q.heap_len > 0 && q.active < ACTIVE_MAX) {
+	rate_sched_drain();	/* held messages were due first */
+	while (q.heap_len > 0 && q.active < SCHED_ACTIVE_MAX) {
 		struct qmsg *m = q.heap[0];
 
 		if (m->next_attempt > now)

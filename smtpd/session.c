@@ -4,6 +4,7 @@
  * Peer bytes are untrusted: command lines are capped (RFC 5321 §4.5.3.1.4, two tiers), bare LF/CR
  * closes the session (SMTP smuggling defence), early pipelining where not permitted is refused. */
 #include "smtpd/session.h"
+#include "smtpd/signing.h"
 
 #include <arpa/inet.h>
 #include <stdarg.h>
@@ -18,6 +19,7 @@
 #include "lib/log.h"
 #include "lib/sanitize.h"
 #include "lib/xalloc.h"
+#include "smtpd/sasl.h"
 
 static const char *const state_names[] = { "cmd", "data", "bdat", "wait", "tls", "closing" };
 
@@ -26,6 +28,11 @@ static const char *const state_names[] = { "cmd", "data", "bdat", "wait", "tls",
  * server stop reading; Postfix blocks on the write). Input resumes once the output drained.
  * Belongs in common/limits.h with the other caps. */
 #define SESSION_OUTPUT_PAUSE 65536
+/* Time allowed for the TLS handshake of an implicit-TLS (submissions) connection, before the
+ * greeting: RFC 8314 §3.3 leaves it to the server; 30 s like a greeting timeout. */
+#define SESSION_TLS_HANDSHAKE_TIMEOUT 30.0
+
+static const char *const kind_names[] = { "smtp", "submission", "submissions" };
 
 static void session_conn_cb(struct evconn *c, enum evconn_event ev, void *arg);
 
@@ -42,12 +49,14 @@ session_make_id(char sid[17])
 }
 
 struct session *
-session_new(int fd, const struct sockaddr *sa, socklen_t salen, uint32_t slot)
+session_new(int fd, const struct sockaddr *sa, socklen_t salen, uint32_t slot,
+    enum listener_kind kind)
 {
 	struct session *s = xcalloc(1, sizeof(*s));
 	const struct mg_config *cfg = smtpd_cfg();
 
 	s->slot = slot;
+	s->kind = kind;
 	(void)salen;
 	session_set_client(s, sa);
 	session_make_id(s->sid);
@@ -56,9 +65,21 @@ session_new(int fd, const struct sockaddr *sa, socklen_t salen, uint32_t slot)
 	buf_init(&s->wbuf, 1 << 20);
 	s->conn = evconn_new(ev_default_loop(0), fd, SMTP_PIPELINE_MAX, session_conn_cb, s);
 	evconn_set_timeout(s->conn, (double)cfg->smtpd_timeout);
-	log_info("%s NOQUEUE connect client=%s mynetworks=%s", s->sid, s->peer_addr,
-	    s->is_mynetwork ? "yes" : "no");
+	log_info("%s NOQUEUE connect client=%s mynetworks=%s listener=%s", s->sid, s->peer_addr,
+	    s->is_mynetwork ? "yes" : "no", kind_names[kind]);
 	smtpd_filter_connect(s);
+	if (kind == LISTENER_SUBMISSIONS) {
+		/* RFC 8314 §3.3: TLS first; the greeting comes once the handshake is done. */
+		session_enter_state(s, SS_TLS);
+		evconn_set_timeout(s->conn, SESSION_TLS_HANDSHAKE_TIMEOUT);
+		if (smtpd_tls_ctx() == NULL || evconn_start_tls(s->conn, smtpd_tls_ctx(), 1, NULL) < 0) {
+			log_err("%s client=%s implicit TLS not available; closing", s->sid, s->peer_addr);
+			session_enter_state(s, SS_CLOSING);
+			evconn_read_enable(s->conn, 0);
+			evconn_notify_drained(s->conn);
+		}
+		return s;
+	}
 	session_greet(s);
 	return s;
 }
@@ -86,6 +107,7 @@ void
 session_free(struct session *s)
 {
 	session_reset_tx(s);
+	session_auth_free(s);
 	smtpd_filter_end(s);
 	log_info("%s NOQUEUE disconnect client=%s in=%llu out=%llu", s->sid, s->peer_addr,
 	    evconn_bytes_in(s->conn), evconn_bytes_out(s->conn));
@@ -161,6 +183,8 @@ session_reset_tx(struct session *s)
 	envelope_clear(&s->env);
 	envelope_init(&s->env);
 	buf_reset(&s->wbuf);
+	buf_free(&s->rw_hdr);
+	s->rw_active = 0;
 	s->in_tx = 0;
 	s->rcpt_seen = 0;
 	s->used_bdat = 0;
@@ -214,6 +238,30 @@ session_next_line(struct buf *in, int *bare)
 	return (long)(*bare ? n : n - 1);
 }
 
+/* An AUTH command or response of n octets (consumed with its CRLF): copied out of the input,
+ * handed to auth.c, then wiped (it may hold a password). */
+static void
+session_auth_input(struct session *s, struct buf *in, size_t n, size_t consumed)
+{
+	char *line;
+
+	if (n > SASL_LINE_MAX) {
+		xwipe(in->data, consumed);
+		buf_consume(in, consumed);
+		s->auth_step = AUTH_STEP_NONE;
+		session_reply(s, "500 5.5.6 Authentication Exchange line is too long");
+		s->errors++;
+		return;
+	}
+	line = xmemdup(in->data, n + 1);
+	line[n] = '\0';
+	xwipe(in->data, consumed);
+	buf_consume(in, consumed);
+	session_auth_line(s, (struct slice){ line, n });
+	xwipe(line, n);
+	xfree(line);
+}
+
 static void
 session_process_commands(struct session *s)
 {
@@ -225,7 +273,11 @@ session_process_commands(struct session *s)
 		size_t consumed;
 
 		if (n < 0) {
-			if (in->len >= SMTP_CMD_LINE_ABS_MAX) {
+			/* RFC 4954 §4: AUTH lines may be longer (SASL_LINE_MAX) than commands. */
+			size_t abs_max = session_auth_wants(s, in->data, in->len) ?
+			    SASL_LINE_MAX + 2 : SMTP_CMD_LINE_ABS_MAX;
+
+			if (in->len >= abs_max) {
 				session_close_with(s, "500 5.5.2 %s Line too long; closing connection",
 				    smtpd_cfg()->hostname);
 			}
@@ -242,7 +294,9 @@ session_process_commands(struct session *s)
 			    "(RFC 5321 section 2.3.8)", smtpd_cfg()->hostname);
 			return;
 		}
-		if (consumed > SMTP_CMD_LINE_MAX) {
+		if (session_auth_wants(s, in->data, (size_t)n)) {
+			session_auth_input(s, in, (size_t)n, consumed);
+		} else if (consumed > SMTP_CMD_LINE_MAX) {
 			buf_consume(in, consumed);
 			session_reply(s, "500 5.5.2 Line too long (limit %d octets)", SMTP_CMD_LINE_MAX);
 			s->errors++;
@@ -321,6 +375,15 @@ session_conn_cb(struct evconn *c, enum evconn_event ev, void *arg)
 
 		tls_describe(evconn_ssl(s->conn), desc, sizeof(desc));
 		log_info("%s NOQUEUE tls client=%s %s", s->sid, s->peer_addr, desc);
+		if (s->kind == LISTENER_SUBMISSIONS && !s->tls) {
+			/* implicit TLS: now the greeting (nothing was learnt before TLS) */
+			s->tls = 1;
+			evconn_set_timeout(s->conn, (double)smtpd_cfg()->smtpd_timeout);
+			session_enter_state(s, SS_CMD);
+			session_greet(s);
+			session_process_input(s);
+			return;
+		}
 		s->tls = 1;
 		/* RFC 3207 §4.2: forget everything learnt before TLS. */
 		s->has_helo = 0;
@@ -333,7 +396,9 @@ session_conn_cb(struct evconn *c, enum evconn_event ev, void *arg)
 	case EVCONN_TIMEOUT:
 		if (s->state == SS_WAIT) {
 			evconn_set_timeout(s->conn, (double)smtpd_cfg()->smtpd_timeout);
-			return;	/* our own wait; the queue will answer */
+			if (s->wait == SW_SIGN)
+				smtpd_sign_timeout(s);	/* the queue and filter answer by deadline */
+			return;	/* our own wait */
 		}
 		log_info("%s %s timeout client=%s state=%s", s->sid, s->env.qid[0] ? s->env.qid : "NOQUEUE",
 		    s->peer_addr, state_names[s->state]);

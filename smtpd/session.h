@@ -22,7 +22,17 @@ enum session_state {
 	SS_CLOSING,		/* final reply queued; close once drained */
 };
 
-enum session_wait { SW_NONE, SW_CREATE, SW_COMMIT, SW_FILTER };
+enum session_wait { SW_NONE, SW_CREATE, SW_COMMIT, SW_FILTER, SW_AUTH, SW_SIGN };
+
+/* What a listening socket serves (state_dir/listeners names them smtp, submission, submissions). */
+enum listener_kind {
+	LISTENER_SMTP = 0,	/* listen: MX service, AUTH offered after STARTTLS */
+	LISTENER_SUBMISSION,	/* submission_listen: RFC 6409, MAIL needs AUTH */
+	LISTENER_SUBMISSIONS,	/* submissions_listen: RFC 8314 implicit TLS, MAIL needs AUTH */
+};
+
+/* SMTP AUTH exchange in progress (smtpd/auth.c). */
+enum auth_step { AUTH_STEP_NONE = 0, AUTH_STEP_PLAIN, AUTH_STEP_LOGIN_USER, AUTH_STEP_LOGIN_PASS };
 
 /* A verdict of the filter role for the current message (IPC_FILTER_VERDICT). */
 struct filter_verdict {
@@ -70,6 +80,14 @@ struct session {
 	int has_helo;
 	char helo[SMTP_CMD_LINE_MAX + 1];
 	int tls;
+	enum listener_kind kind;
+	/* SMTP AUTH (smtpd/auth.c) */
+	enum auth_step auth_step;
+	int auth_mech;		/* enum sasl_mech of the exchange in progress */
+	char *auth_user;	/* authenticated user name (sanitised for logs when printed), or NULL */
+	char *auth_pending;	/* user name being verified */
+	int auth_pending_known;	/* auth_pending is in the users file */
+	ev_timer auth_delay;	/* delays a failure reply (AUTH_FAIL_DELAY) */
 	int errors;
 	int quit;
 	/* transaction */
@@ -86,6 +104,8 @@ struct session {
 	int at_line_start;	/* DATA parser: next byte begins a line */
 	long long line_len;	/* DATA parser: length of the current line so far */
 	struct hdr_scan hdr;
+	int rw_active;		/* header_rewrite: header section held in rw_hdr until complete */
+	struct buf rw_hdr;
 	unsigned long long bdat_left;	/* SS_BDAT: bytes of the chunk still to read */
 	unsigned long long bdat_chunk;	/* size of the current chunk */
 	int bdat_last;
@@ -115,7 +135,8 @@ void smtpd_filter_end(struct session *s);
 int smtpd_filter_check(struct session *s, const struct buf *envtext, int ro_fd);
 
 /* session.c */
-struct session *session_new(int fd, const struct sockaddr *sa, socklen_t salen, uint32_t slot);
+struct session *session_new(int fd, const struct sockaddr *sa, socklen_t salen, uint32_t slot,
+    enum listener_kind kind);
 void session_free(struct session *s);
 /* Sets the client address (at connect, or from XCLIENT) and the mynetworks flag. */
 void session_set_client(struct session *s, const struct sockaddr *sa);
@@ -140,6 +161,26 @@ void session_on_verdict(struct session *s, const struct filter_verdict *v);
 void session_on_filter_failed(struct session *s);
 /* Commits the current message (envelope complete) to the queue, or answers an error. */
 void session_commit(struct session *s);
+
+/* smtpd.c: request ids for work done off the session (AUTH verification); the session, or NULL
+ * when it went away or moved on. */
+uint32_t smtpd_req_id(struct session *s);
+struct session *smtpd_req_session(uint32_t id);
+
+/* auth.c */
+/* Loads auth_users_file (at start and on reload; keeps the old users on error) and starts the
+ * verification threads. Returns -1 when the file cannot be loaded at start. */
+int smtpd_auth_init(void);
+void smtpd_auth_reload(void);
+/* True when AUTH is offered at all (a users file is configured and loaded). */
+int smtpd_auth_enabled(void);
+/* True when the line (without CRLF) must go to session_auth_line: an AUTH command or a response
+ * inside an exchange. Such lines may be up to SASL_LINE_MAX octets (RFC 4954 §4). */
+int session_auth_wants(const struct session *s, const char *line, size_t n);
+/* Handles an AUTH command or a client response. The caller wipes the line afterwards. */
+void session_auth_line(struct session *s, struct slice line);
+/* Ends an exchange or delay in progress (session ending). */
+void session_auth_free(struct session *s);
 
 /* session_cmd.c */
 void session_command(struct session *s, struct slice line);

@@ -54,6 +54,9 @@ cmd_helo(struct session *s, struct smtp_cmd *cmd)
 	session_reply(s, "250-SIZE %lld", smtpd_cfg()->max_message_size);
 	if (!s->tls && smtpd_tls_ctx() != NULL)
 		session_reply(s, "250-STARTTLS");
+	/* RFC 4954 §4 and RFC 8314 §3: passwords only under TLS, so AUTH is listed only then. */
+	if (s->tls && smtpd_auth_enabled())
+		session_reply(s, "250-AUTH PLAIN LOGIN");
 	session_reply(s, "250-ENHANCEDSTATUSCODES");
 	session_reply(s, "250-8BITMIME");
 	session_reply(s, "250-DSN");
@@ -68,6 +71,12 @@ cmd_mail(struct session *s, struct smtp_cmd *cmd)
 
 	if (s->in_tx) {
 		session_reply(s, "503 5.5.1 Error: nested MAIL command");
+		s->errors++;
+		return;
+	}
+	/* RFC 6409 §4.3 and RFC 8314: the submission ports take mail from authenticated users only. */
+	if (s->kind != LISTENER_SMTP && s->auth_user == NULL) {
+		session_reply(s, "530 5.7.0 Authentication required");
 		s->errors++;
 		return;
 	}
@@ -105,7 +114,8 @@ cmd_mail(struct session *s, struct smtp_cmd *cmd)
 	s->env.direction = ENV_INBOUND;
 	s->in_tx = 1;
 	s->policy[0] = '\0';
-	smtpd_filter_mail(s);
+	if (s->auth_user == NULL)
+		smtpd_filter_mail(s);	/* authenticated mail skips the inbound filter */
 	session_reply(s, "250 2.1.0 Ok");
 }
 
@@ -123,6 +133,34 @@ rcpt_policy_key(const struct mg_config *cfg, const struct mg_domain *dom, char *
 	snprintf(key, size, "in %.6g %.6g %.6g %x %s", dom->spam_reject, dom->spam_quarantine,
 	    dom->greylist, dom->disable_layers,
 	    dom->allow.n || dom->block.n ? dom->name : "-");
+}
+
+/* Outbound mail (the recipient is not protected; the client is trusted or authenticated): the
+ * sender must be one of ours (outbound_sender_check), and the null sender, which only our own
+ * systems send (bounces, RFC 5321 §4.5.5), comes from mynetworks only. Answers and returns 0
+ * when the sender may not relay. */
+static int
+rcpt_sender_ok(struct session *s, char clean[SANITIZE_MAX + 4])
+{
+	const struct mg_config *cfg = smtpd_cfg();
+	char lower[SMTP_DOMAIN_MAX + 1];
+
+	if (s->env.sender[0] == '\0') {
+		if (s->is_mynetwork)
+			return 1;
+		session_reply(s, "553 5.7.1 <>: Sender address rejected: null sender not allowed "
+		    "for outbound mail");
+		return 0;
+	}
+	if (!cfg->outbound_sender_check)
+		return 1;
+	str_lcpy(lower, envelope_addr_domain(s->env.sender), sizeof(lower));
+	str_lower(lower);
+	if (config_domain_find(cfg, lower) != NULL)
+		return 1;
+	session_reply(s, "553 5.7.1 <%s>: Sender address rejected: not a protected domain",
+	    sanitize(clean, s->env.sender, strlen(s->env.sender)));
+	return 0;
 }
 
 static void
@@ -161,7 +199,7 @@ cmd_rcpt(struct session *s, struct smtp_cmd *cmd)
 		str_lower(lower);
 		dom = config_domain_find(cfg, lower);
 	}
-	if (dom == NULL && !s->is_mynetwork && !cmd->is_postmaster) {
+	if (dom == NULL && !s->is_mynetwork && s->auth_user == NULL && !cmd->is_postmaster) {
 		session_reply(s, "554 5.7.1 <%s>: Relay access denied",
 		    sanitize(clean, addr, strlen(addr)));
 		s->errors++;
@@ -184,6 +222,8 @@ cmd_rcpt(struct session *s, struct smtp_cmd *cmd)
 		}
 		str_lcpy(s->policy, key, sizeof(s->policy));
 	}
+	if (dom == NULL && !cmd->is_postmaster && !rcpt_sender_ok(s, clean))
+		return;
 	if (s->env.n_rcpts == 0)
 		s->env.direction = dom ? ENV_INBOUND : ENV_OUTBOUND;
 	envelope_add_rcpt(&s->env, addr, cmd->orcpt[0] ? cmd->orcpt : NULL, cmd->notify);
@@ -316,13 +356,6 @@ cmd_starttls(struct session *s, struct smtp_cmd *cmd)
 	evconn_notify_drained(s->conn);
 }
 
-static void
-cmd_auth(struct session *s, struct smtp_cmd *cmd)
-{
-	(void)cmd;
-	session_reply(s, "502 5.5.1 Error: authentication not enabled");
-}
-
 /* XCLIENT ADDR=ip [NAME=..] [HELO=..] (the Postfix extension, RFC-less): only from
  * xclient_networks, outside a transaction; the session continues as if the given client had
  * connected (new greeting), so tests and trusted proxies can present real client addresses. */
@@ -370,6 +403,7 @@ cmd_xclient(struct session *s, struct smtp_cmd *cmd)
 		return;
 	}
 	smtpd_filter_end(s);
+	session_auth_free(s);	/* a new client: any AUTH was the proxy's, not its */
 	session_set_client(s, (struct sockaddr *)&ss);
 	s->xclient = 1;
 	smtpd_filter_connect(s);
@@ -390,7 +424,7 @@ static const struct cmd_entry cmd_table[] = {
 	{ SMTP_VERB_EXPN, cmd_expn, CMD_SYNC },
 	{ SMTP_VERB_HELP, cmd_help, CMD_SYNC },
 	{ SMTP_VERB_STARTTLS, cmd_starttls, CMD_NEEDS_HELO | CMD_SYNC },
-	{ SMTP_VERB_AUTH, cmd_auth, CMD_NEEDS_HELO | CMD_SYNC },
+	/* AUTH lines never get here: session.c hands them to auth.c (longer lines, secrets). */
 	{ SMTP_VERB_XCLIENT, cmd_xclient, CMD_SYNC },
 };
 

@@ -18,8 +18,12 @@
 #include "common/limits.h"
 #include "config/config.h"
 #include "lib/log.h"
+#include "lib/sanitize.h"
+#include "lib/str.h"
 #include "lib/xalloc.h"
+#include "smtpd/rewrite.h"
 #include "smtpd/session.h"
+#include "smtpd/signing.h"
 
 #define MAX_HOPS 100
 #define WBUF_FLUSH 65536
@@ -69,13 +73,15 @@ hdr_line_end(struct session *s)
 }
 
 /* Follows the header section through content octets (any split: BDAT chunks end anywhere).
- * Field name syntax is RFC 5322 §2.2 ftext, with the obsolete WSP before the colon (§4.5.3). */
-static void
+ * Field name syntax is RFC 5322 §2.2 ftext, with the obsolete WSP before the colon (§4.5.3).
+ * Returns how many octets belonged to the header section (the line that ended it included). */
+static size_t
 hdr_scan(struct session *s, const char *p, size_t n)
 {
 	struct hdr_scan *h = &s->hdr;
+	size_t i;
 
-	for (size_t i = 0; i < n && h->active; i++) {
+	for (i = 0; i < n && h->active; i++) {
 		unsigned char c = (unsigned char)p[i];
 
 		if (++h->bytes > MSG_HEADER_SECTION_MAX) {
@@ -122,16 +128,90 @@ hdr_scan(struct session *s, const char *p, size_t n)
 			break;	/* field body, continuation, or a line that is no header */
 		}
 	}
+	return i;
+}
+
+static void body_write(struct session *s, const char *p, size_t n);
+
+/* header_rewrite: the sender domain's rules, or NULL (n_r = 0). Looked up each time, since a
+ * reload may replace the configuration between two reads of the message. */
+static const struct mg_header_rule *
+rw_rules(const struct session *s, size_t *n_r)
+{
+	char lower[SMTP_DOMAIN_MAX + 1];
+	const struct mg_domain *d;
+
+	*n_r = 0;
+	if (s->env.direction != ENV_OUTBOUND || s->env.sender == NULL || s->env.sender[0] == '\0')
+		return NULL;
+	str_lcpy(lower, envelope_addr_domain(s->env.sender), sizeof(lower));
+	str_lower(lower);
+	if ((d = config_domain_find(smtpd_cfg(), lower)) == NULL)
+		return NULL;
+	*n_r = d->n_header_rewrite;
+	return d->header_rewrite;
+}
+
+/* The header section is complete (or the message ended inside it): rewrite it and write the
+ * result to the message file; the body then streams through untouched. */
+static void
+rw_flush(struct session *s)
+{
+	const struct mg_header_rule *rules;
+	const char *err;
+	struct buf out;
+	size_t n;
+	int changed;
+
+	s->rw_active = 0;
+	rules = rw_rules(s, &n);
+	buf_init(&out, REWRITE_OUT_MAX);
+	changed = rewrite_header(rules, n, buf_slice(&s->rw_hdr), &out, &err);
+	if (changed < 0) {
+		log_warn("%s %s header_rewrite: %s", s->sid, s->env.qid, err);
+		s->body_flags |= BODY_HEADER_BIG;
+	} else {
+		if (changed > 0)
+			log_info("%s %s header_rewrite changes=%d", s->sid, s->env.qid, changed);
+		s->body_size += (long long)out.len - (long long)s->rw_hdr.len;
+		if (s->body_size > smtpd_cfg()->max_message_size)
+			s->body_flags |= BODY_TOO_BIG;
+		body_write(s, out.data ? out.data : "", out.len);
+	}
+	buf_free(&out);
+	buf_free(&s->rw_hdr);
 }
 
 static void
 body_put(struct session *s, const char *p, size_t n)
 {
-	if (s->hdr.active)
-		hdr_scan(s, p, n);
+	if (s->hdr.active) {
+		size_t used = hdr_scan(s, p, n);
+
+		if (s->rw_active) {
+			/* Held back until the header section is complete (bounded by hdr_scan's
+			 * MSG_HEADER_SECTION_MAX check). */
+			s->body_size += (long long)used;
+			if (buf_append(&s->rw_hdr, p, used) < 0)
+				s->body_flags |= BODY_HEADER_BIG;
+			if (!s->hdr.active)
+				rw_flush(s);
+			p += used;
+			n -= used;
+			if (n == 0)
+				return;
+		}
+	}
 	s->body_size += (long long)n;
 	if (s->body_size > smtpd_cfg()->max_message_size)
 		s->body_flags |= BODY_TOO_BIG;
+	body_write(s, p, n);
+}
+
+/* Queues content for the message file (size already counted). */
+static void
+body_write(struct session *s, const char *p, size_t n)
+{
 	if (s->body_flags & (BODY_TOO_BIG | BODY_WRITE_ERR) || s->body_fd < 0)
 		return;
 	if (s->wbuf.len + n > WBUF_FLUSH)
@@ -154,8 +234,10 @@ session_received_header(struct session *s)
 
 	localtime_r(&now, &tm);
 	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S %z", &tm);
+	/* RFC 3848 (and RFC 6531 §3.7.4 for UTF8SMTP): S = TLS, A = SMTP AUTH. The user name is
+	 * not written anywhere in the message. */
 	snprintf(proto, sizeof(proto), "%s%s%s", s->env.smtputf8 ? "UTF8SMTP" : (s->esmtp ? "ESMTP" : "SMTP"),
-	    s->tls ? "S" : "", "");
+	    s->tls ? "S" : "", s->auth_user ? "A" : "");
 	buf_reset(&s->wbuf);
 	s->body_size = 0;
 	/* The peer's HELO is sanitised to printable ASCII without parentheses. */
@@ -180,10 +262,33 @@ session_received_header(struct session *s)
 void
 session_body_begin(struct session *s)
 {
+	size_t n;
+
 	session_received_header(s);
 	memset(&s->hdr, 0, sizeof(s->hdr));
 	s->hdr.active = 1;
 	s->hdr.line_kind = HL_START;
+	buf_free(&s->rw_hdr);
+	s->rw_active = rw_rules(s, &n) != NULL && n > 0;
+	if (s->rw_active)
+		buf_init(&s->rw_hdr, MSG_HEADER_SECTION_MAX + 1);
+}
+
+/* header_rewrite "sender" rules apply to the envelope sender of outbound mail too. */
+static void
+rw_envelope_sender(struct session *s)
+{
+	const struct mg_header_rule *rules;
+	char out[SMTP_PATH_MAX + 1], clean[SANITIZE_MAX + 4];
+	size_t n;
+
+	if ((rules = rw_rules(s, &n)) == NULL ||
+	    rewrite_envelope_sender(rules, n, s->env.sender, out, sizeof(out)) <= 0)
+		return;
+	log_info("%s %s header_rewrite envelope sender from=<%s>", s->sid, s->env.qid,
+	    sanitize(clean, out, strlen(out)));
+	xfree(s->env.sender);
+	s->env.sender = xstrdup(out);
 }
 
 void
@@ -336,8 +441,11 @@ void
 session_data_end(struct session *s)
 {
 	struct buf envtext;
-	unsigned f = s->body_flags;
+	unsigned f;
 
+	if (s->rw_active)
+		rw_flush(s);	/* the message ended inside its header section */
+	f = s->body_flags;
 	if (!(f & BODY_WRITE_ERR) && s->body_fd >= 0)
 		body_flush(s);
 	f = s->body_flags;
@@ -375,7 +483,10 @@ session_data_end(struct session *s)
 	}
 	s->env.size = s->body_size;
 	s->env.arrival = (long long)time(NULL);
-	if (s->env.direction == ENV_INBOUND) {
+	rw_envelope_sender(s);
+	/* Authenticated users' mail skips the inbound filter; outbound content checks are not
+	 * built yet (issue B part 2), so outbound and authenticated mail is committed as is. */
+	if (s->env.direction == ENV_INBOUND && s->auth_user == NULL) {
 		/* The filter gets its own read-only descriptor of the same file. */
 		char path[64];
 		int ro;
@@ -402,6 +513,8 @@ session_data_end(struct session *s)
 		buf_free(&envtext);
 		return;
 	}
+	if (smtpd_sign_start(s))
+		return;	/* issue E: the DKIM signature first (smtpd/signing.c), then the commit */
 	close(s->body_fd);
 	s->body_fd = -1;
 	session_commit(s);

@@ -8,6 +8,7 @@
 #include <netinet/in.h>
 #include <arpa/inet.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -20,6 +21,7 @@
 #include "lib/str.h"
 #include "lib/xalloc.h"
 #include "smtpd/session.h"
+#include "smtpd/signing.h"
 
 #define LISTEN_MAX 32
 #define IPHASH_SIZE 4096
@@ -32,6 +34,7 @@ struct ipcount {
 
 static struct {
 	ev_io listen_w[LISTEN_MAX];
+	enum listener_kind listen_kind[LISTEN_MAX];
 	int n_listen;
 	struct ipc_chan *queue;
 	struct ipc_chan *filter;
@@ -181,7 +184,8 @@ accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 			continue;
 		}
 		slot = slot_alloc();
-		sd.slots[slot] = session_new(fd, (struct sockaddr *)&ss, sl, slot);
+		sd.slots[slot] = session_new(fd, (struct sockaddr *)&ss, sl, slot,
+		    sd.listen_kind[w - sd.listen_w]);
 		sd.n_sessions++;
 	}
 }
@@ -213,6 +217,20 @@ req_id(struct session *s)
 {
 	s->gen = (s->gen + 1) & 0xfff;
 	return (s->slot << 12) | s->gen;
+}
+
+uint32_t
+smtpd_req_id(struct session *s)
+{
+	return req_id(s);
+}
+
+static struct session *req_session(uint32_t id);
+
+struct session *
+smtpd_req_session(uint32_t id)
+{
+	return req_session(id);
 }
 
 static struct session *
@@ -570,6 +588,29 @@ smtpd_reload(struct mg_config *old)
 {
 	(void)old;
 	smtpd_load_tls();
+	smtpd_auth_reload();
+}
+
+/* The kind of each listening socket, in the order the supervisor passed them: it puts
+ * "smtp,submission,..." in MAILGUARD_LISTENERS (absent: all smtp). */
+static enum listener_kind
+listener_kind_of(int index)
+{
+	const char *v = getenv("MAILGUARD_LISTENERS"), *p = v;
+
+	for (int i = 0; p != NULL && *p != '\0'; i++) {
+		size_t n = strcspn(p, ",");
+
+		if (i == index) {
+			if (n == 10 && strncmp(p, "submission", 10) == 0)
+				return LISTENER_SUBMISSION;
+			if (n == 11 && strncmp(p, "submissions", 11) == 0)
+				return LISTENER_SUBMISSIONS;
+			return LISTENER_SMTP;
+		}
+		p += n + (p[n] == ',');
+	}
+	return LISTENER_SMTP;
 }
 
 int
@@ -580,6 +621,7 @@ smtpd_main(void)
 	smtpd_load_tls();
 	sd.queue = ipc_chan_new(role.loop, ROLE_FD_PEER1, "queue", queue_msg, queue_closed, NULL);
 	sd.filter = ipc_chan_new(role.loop, ROLE_FD_PEER2, "filter", filter_msg, filter_closed, NULL);
+	smtpd_signer_open();	/* issue E: ROLE_FD_PEER3 (smtpd/signing.c) */
 	for (int fd = ROLE_FD_LISTEN0; sd.n_listen < LISTEN_MAX; fd++) {
 		int acc = 0;
 		socklen_t l = sizeof(acc);
@@ -588,11 +630,15 @@ smtpd_main(void)
 		    getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &acc, &l) < 0 || !acc)
 			break;
 		fcntl(fd, F_SETFD, FD_CLOEXEC);
+		sd.listen_kind[sd.n_listen] = listener_kind_of(sd.n_listen);
 		ev_io_init(&sd.listen_w[sd.n_listen], accept_cb, fd, EV_READ);
 		ev_io_start(role.loop, &sd.listen_w[sd.n_listen]);
 		sd.n_listen++;
 	}
 	ev_timer_init(&sd.accept_retry, accept_retry_cb, 1.0, 0);
+	/* Before dropping privileges: the users file is readable by its owner only. */
+	if (smtpd_auth_init() < 0)
+		log_err("smtpd: AUTH disabled: auth_users_file cannot be loaded");
 	role_drop_privileges();
 	role_ready();
 	pool_refill();

@@ -846,6 +846,7 @@ class SinkMessage:
     tls_version: str
     session: int                # connection number (1, 2, ...) within this sink
     received: float             # time.time()
+    tls_cipher: str = ""        # negotiated cipher suite name ("" without TLS)
 
     def message(self):
         """The data parsed as an email.message.EmailMessage."""
@@ -893,17 +894,18 @@ class _SinkHandler:
             with sink._cond:
                 sink.rejected.append(("DATA", reply))
             return reply
-        tls_version = ""
+        tls_version = tls_cipher = ""
         if session.ssl:
             obj = session.ssl.get("ssl_object") if isinstance(session.ssl, dict) else None
             tls_version = obj.version() if obj else "TLS"
+            tls_cipher = (obj.cipher() or ("",))[0] if obj else ""
         msg = SinkMessage(
             mail_from=envelope.mail_from, rcpt_tos=list(envelope.rcpt_tos),
             data=bytes(envelope.original_content or envelope.content or b""),
             mail_options=list(envelope.mail_options),
             rcpt_options=list(getattr(envelope, "rcpt_options_list", [])),
             peer=tuple(session.peer) if session.peer else (), helo=session.host_name or "",
-            tls=bool(session.ssl), tls_version=tls_version,
+            tls=bool(session.ssl), tls_version=tls_version, tls_cipher=tls_cipher,
             session=sink._session_no(session), received=time.time())
         with sink._cond:
             sink._messages.append(msg)
@@ -1139,11 +1141,13 @@ class RawClient:
     strictly (NNN, then "-" or " " or end of line); anything else raises ProtocolError.
     """
 
-    def __init__(self, port, host="127.0.0.1", timeout=10, connect_timeout=10):
+    def __init__(self, port, host="127.0.0.1", timeout=10, connect_timeout=10, source=None):
+        """source: local address to connect from (e.g. "127.0.0.2", another loopback client)."""
         self.host = host
         self.port = port
         self.timeout = timeout
-        self.sock = socket.create_connection((host, port), connect_timeout)
+        self.sock = socket.create_connection((host, port), connect_timeout,
+            source_address=(source, 0) if source else None)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.buf = b""
         self.eof = False

@@ -8,7 +8,8 @@ set -euo pipefail
 
 BUILD_PKGS="build-essential pkg-config clang libclang-rt-14-dev libfuzzer-14-dev
  libssl-dev libev-dev libldns-dev libspf2-dev libopendkim-dev libdb-dev libxml2-dev zlib1g-dev
- libmicrohttpd-dev libzip-dev libpsl-dev libjansson-dev libargon2-dev publicsuffix"
+ libmicrohttpd-dev libzip-dev libpsl-dev libjansson-dev libargon2-dev publicsuffix
+ libcurl4-openssl-dev"
 TEST_PKGS="python3 python3-aiosmtpd swaks postfix openssl procps iproute2 util-linux
  libxml2-utils libnet-ssleay-perl libio-socket-ssl-perl nsd unbound ldnsutils python3-dkim python3-spf python3-yaml psmisc"
 
@@ -22,6 +23,22 @@ ensure_user() {
 	fi
 }
 
+# npm packages for tests (pinned in tests/node/package-lock.json): mailauth, an independent DKIM
+# verifier that judges the signer's signatures (tests/integ/test_dkim_sign.py). Needs node >= 20.
+ensure_node_modules() {
+	local dir
+	dir="$(cd "$(dirname "$0")/../node" && pwd)"
+	if [ -d "$dir/node_modules/mailauth" ]; then
+		return 0
+	fi
+	if ! command -v npm >/dev/null; then
+		echo "setup-deps: npm not found: DKIM interoperability tests will skip mailauth" >&2
+		return 0
+	fi
+	(cd "$dir" && npm ci --no-audit --no-fund --loglevel=error) && \
+		echo "setup-deps: installed npm test packages in $dir"
+}
+
 missing=""
 for p in $BUILD_PKGS $TEST_PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"
@@ -29,6 +46,7 @@ done
 if [ -z "$missing" ]; then
 	echo "setup-deps: all packages present"
 	ensure_user
+	ensure_node_modules
 	exit 0
 fi
 SUDO=""
@@ -44,4 +62,5 @@ if command -v postfix >/dev/null && [ -f /etc/postfix/main.cf ]; then
 	$SUDO postfix stop >/dev/null 2>&1 || true
 fi
 ensure_user
+ensure_node_modules
 echo "setup-deps: done"

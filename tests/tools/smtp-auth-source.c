@@ -260,6 +260,8 @@ make_body(void)
 	opt.body[(size_t)opt.size >= ll ? (size_t)opt.size / ll * ll : ll] = '\0';
 }
 
+static void usage(void) __attribute__((noreturn));
+
 static void
 usage(void)
 {

@@ -1,9 +1,10 @@
 /* Unit tests for common/dns.c against fake DNS servers on 127.0.0.1 driven by the same libev
- * loop: the query's wire form (RD, EDNS0 size, DO and AD bits, random ids, a fresh source port
- * per attempt), callbacks never inside mg_dns_query(), spoofed datagrams ignored, TC -> TCP,
+ * loop: the query's wire form (RD, EDNS0 size, DO and AD bits, random ids, source ports varying
+ * over a reused socket pool, distinct ids per shared port, port rotation), callbacks never inside mg_dns_query(), spoofed datagrams ignored, TC -> TCP,
  * timeouts, deadline, server rotation on silence, SERVFAIL and ICMP refusal, cancel, freeing
  * with queries pending, invalid names, and the worker-thread bridge (answers, deadline,
- * abandoned requests, mg_dns_free waking a blocked worker). */
+ * abandoned requests, mg_dns_free waking a blocked worker), and direct resolution on a worker
+ * (mg_dns_query_direct). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <ev.h>
@@ -28,6 +29,7 @@ struct fake {
 	uint16_t ids[16];
 	int src_ports[16];
 	int edns_size, has_edns, do_bit, ad_bit, rd_bit;
+	int ports[64], n_ports;		/* distinct UDP source ports seen */
 };
 
 struct tcp_conn {
@@ -99,6 +101,13 @@ note_query(struct fake *f, const ldns_pkt *q, int src_port)
 	if (i < 16) {
 		f->ids[i] = ldns_pkt_id(q);
 		f->src_ports[i] = src_port;
+	}
+	if (src_port != 0) {
+		int k = 0;
+		while (k < f->n_ports && f->ports[k] != src_port)
+			k++;
+		if (k == f->n_ports && f->n_ports < 64)
+			f->ports[f->n_ports++] = src_port;
 	}
 	f->has_edns = ldns_pkt_edns(q);
 	f->edns_size = ldns_pkt_edns_udp_size(q);
@@ -357,6 +366,54 @@ test_answer_and_wire(void)
 	CHECK(f->src_ports[1] != f->src_ports[2] || f->src_ports[2] != f->src_ports[3],
 	    "source ports do not vary");
 	mg_dns_result_free(&g.res);
+	mg_dns_free(&d);
+	fake_free(&f);
+}
+
+/* UDP sockets are shared (dns.h): concurrent queries use at most 4 source ports per server,
+ * with distinct ids on a shared port, and a port is retired after 100 queries. */
+static void
+test_socket_reuse(void)
+{
+	struct fake *f = fake_new(F_ANSWER);
+	struct mg_dns_config cfg = { .timeout_ms = 1000, .attempts = 1 };
+	struct got g[8];
+	struct mg_dns *d;
+	int done = 0;
+
+	memset(g, 0, sizeof(g));
+	cfg_add(&cfg, f->port);
+	d = resolver(&cfg);
+	for (int i = 0; i < 8; i++)
+		mg_dns_query(d, "host.example", LDNS_RR_TYPE_A, 0, got_cb, &g[i]);
+	for (int spins = 0; spins < 1000 && done < 8; spins++) {
+		run_for(5);
+		done = 0;
+		for (int i = 0; i < 8; i++)
+			done += g[i].calls == 1 && g[i].res != NULL && g[i].res->status == MG_DNS_OK;
+	}
+	CHECK_INT(done, 8);
+	CHECK_INT(f->n_udp, 8);
+	CHECK(f->n_ports >= 2 && f->n_ports <= 4, "8 concurrent queries used %d ports, want 2..4",
+	    f->n_ports);
+	for (int i = 0; i < 8; i++)
+		for (int k = i + 1; k < 8; k++)
+			CHECK(f->src_ports[i] != f->src_ports[k] || f->ids[i] != f->ids[k],
+			    "queries %d and %d share port %d and id %u", i, k, f->src_ports[i], f->ids[i]);
+	for (int i = 0; i < 8; i++)
+		mg_dns_result_free(&g[i].res);
+	/* 4 sockets x 100 queries: the next ones need fresh ports */
+	for (int i = 0; i < 4 * 100; i++) {
+		g[0].calls = 0;
+		mg_dns_query(d, "host.example", LDNS_RR_TYPE_A, 0, got_cb, &g[0]);
+		run_until(&g[0], 2000);
+		if (g[0].res == NULL || g[0].res->status != MG_DNS_OK) {
+			CHECK(0, "sequential query %d failed", i);
+			break;
+		}
+	}
+	CHECK(f->n_ports > 4, "after 408 queries only %d source ports", f->n_ports);
+	mg_dns_result_free(&g[0].res);
 	mg_dns_free(&d);
 	fake_free(&f);
 }
@@ -676,6 +733,8 @@ struct worker {
 	long long took;
 	int done;			/* under mu */
 	ev_async *wake;
+	int direct;			/* mg_dns_query_direct instead of the bridge */
+	uint16_t type;			/* direct only; 0 = A */
 };
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
@@ -686,7 +745,11 @@ worker_main(void *arg)
 	struct worker *w = arg;
 	long long t0 = mg_dns_now_ms();
 
-	if (w->deadline == -1) {
+	if (w->direct) {
+		struct mg_dns_wait_ctx ctx = { w->d, w->deadline };
+		struct mg_dns_lookup lk = { mg_dns_lookup_fn_direct, &ctx };
+		w->res = lk.fn(lk.ctx, w->name, w->type ? w->type : LDNS_RR_TYPE_A);
+	} else if (w->deadline == -1) {
 		/* through the struct mg_dns_lookup adapter, no deadline */
 		struct mg_dns_wait_ctx ctx = { w->d, 0 };
 		struct mg_dns_lookup lk = { mg_dns_lookup_fn_wait, &ctx };
@@ -722,6 +785,95 @@ nop_async(struct ev_loop *l, ev_async *w, int revents)
 	(void)revents;
 }
 
+/* Runs one direct lookup on a worker thread while the loop serves the fake servers. */
+static struct mg_dns_result *
+direct_on_worker(struct mg_dns *d, const char *name, uint16_t type, long long deadline,
+    long long *took_r)
+{
+	struct worker w = { d, name, deadline, NULL, 0, 0, NULL, 1, type };
+	pthread_t t;
+
+	pthread_create(&t, NULL, worker_main, &w);
+	for (long long end = mg_dns_now_ms() + 5000; !worker_done(&w) && mg_dns_now_ms() < end;)
+		run_for(2);
+	pthread_join(t, NULL);
+	if (took_r != NULL)
+		*took_r = w.took;
+	return w.res;
+}
+
+/* mg_dns_query_direct: answers, spoofed datagrams ignored, TC -> TCP, silence rotates to the
+ * next server, the deadline bounds silence, the thread's socket is reused, invalid names. */
+static void
+test_direct(void)
+{
+	struct fake *f = fake_new(F_ANSWER), *spoof = fake_new(F_SPOOF_FIRST), *tc = fake_new(F_TC),
+	    *silent = fake_new(F_SILENT);
+	struct mg_dns_config cfg = { .timeout_ms = 300, .attempts = 1 };
+	struct mg_dns_result *r;
+	struct mg_dns *d;
+	long long took;
+
+	cfg_add(&cfg, f->port);
+	d = resolver(&cfg);
+	for (int i = 0; i < 3; i++) {
+		r = direct_on_worker(d, "Direct.Example", LDNS_RR_TYPE_A, 0, NULL);
+		CHECK(r && r->status == MG_DNS_OK && r->n == 1, "direct %d: %s", i,
+		    r ? mg_dns_status_name(r->status) : "none");
+		CHECK_STR(r ? r->qname : NULL, "direct.example");
+		mg_dns_result_free(&r);
+	}
+	CHECK_INT(f->n_udp, 3);
+	r = direct_on_worker(d, "bad..name", LDNS_RR_TYPE_A, 0, NULL);
+	CHECK_STR(r ? r->error : NULL, "invalid name");
+	mg_dns_result_free(&r);
+	mg_dns_free(&d);
+
+	cfg.n_servers = 0;
+	cfg_add(&cfg, spoof->port);
+	d = resolver(&cfg);
+	r = direct_on_worker(d, "spoofed.example", LDNS_RR_TYPE_A, 0, NULL);
+	CHECK(r && r->status == MG_DNS_OK && r->n == 1, "spoofs: %s", r ? mg_dns_status_name(r->status) : "none");
+	mg_dns_result_free(&r);
+	mg_dns_free(&d);
+
+	cfg.n_servers = 0;
+	cfg_add(&cfg, tc->port);
+	d = resolver(&cfg);
+	r = direct_on_worker(d, "big.example", LDNS_RR_TYPE_TXT, 0, NULL);
+	CHECK(r && r->status == MG_DNS_OK && r->n == 1 && r->rr[0].u.txt.len == 1000,
+	    "tc: %s", r ? mg_dns_status_name(r->status) : "none");
+	CHECK_INT(tc->n_tcp, 1);
+	mg_dns_result_free(&r);
+	mg_dns_free(&d);
+
+	/* silence on the first server: the second answers */
+	cfg.n_servers = 0;
+	cfg_add(&cfg, silent->port);
+	cfg_add(&cfg, f->port);
+	d = resolver(&cfg);
+	r = direct_on_worker(d, "rotate.example", LDNS_RR_TYPE_A, 0, &took);
+	CHECK(r && r->status == MG_DNS_OK, "rotation: %s", r ? mg_dns_status_name(r->status) : "none");
+	CHECK(took >= 250 && took < 2000, "rotation took %lld ms", took);
+	mg_dns_result_free(&r);
+	mg_dns_free(&d);
+
+	/* silence everywhere: the deadline ends it */
+	cfg.n_servers = 0;
+	cfg.timeout_ms = 5000;
+	cfg_add(&cfg, silent->port);
+	d = resolver(&cfg);
+	r = direct_on_worker(d, "late.example", LDNS_RR_TYPE_A, mg_dns_now_ms() + 150, &took);
+	CHECK(r && r->status == MG_DNS_TEMPFAIL, "silent: %s", r ? mg_dns_status_name(r->status) : "none");
+	CHECK(took >= 100 && took < 1500, "deadline 150 ms took %lld ms", took);
+	mg_dns_result_free(&r);
+	mg_dns_free(&d);
+	fake_free(&f);
+	fake_free(&spoof);
+	fake_free(&tc);
+	fake_free(&silent);
+}
+
 static void
 test_bridge(void)
 {
@@ -739,7 +891,7 @@ test_bridge(void)
 	/* Four workers at once, the loop serving them and the fake server. */
 	for (int i = 0; i < 4; i++) {
 		w[i] = (struct worker){ d, i == 3 ? "bad..name" : "w.example", i == 2 ? -1 : 0, NULL,
-			0, 0, &wake };
+			0, 0, &wake, 0, 0 };
 		pthread_create(&t[i], NULL, worker_main, &w[i]);
 	}
 	for (int i = 0; i < 4; i++) {
@@ -762,7 +914,7 @@ test_bridge(void)
 	cfg.n_servers = 0;
 	cfg_add(&cfg, silent->port);
 	d = resolver(&cfg);
-	w[0] = (struct worker){ d, "late.example", mg_dns_now_ms() + 100, NULL, 0, 0, NULL };
+	w[0] = (struct worker){ d, "late.example", mg_dns_now_ms() + 100, NULL, 0, 0, NULL, 0, 0 };
 	pthread_create(&t[0], NULL, worker_main, &w[0]);
 	pthread_join(t[0], NULL);
 	CHECK(w[0].res && w[0].res->status == MG_DNS_TEMPFAIL, "want tempfail");
@@ -775,7 +927,7 @@ test_bridge(void)
 	/* Deadline while the query is in flight: the loop's query ends on the same deadline,
 	 * whichever side finishes first. Repeat to shake both orders. */
 	for (int i = 0; i < 5; i++) {
-		w[0] = (struct worker){ d, "late.example", mg_dns_now_ms() + 60, NULL, 0, 0, &wake };
+		w[0] = (struct worker){ d, "late.example", mg_dns_now_ms() + 60, NULL, 0, 0, &wake, 0, 0 };
 		pthread_create(&t[0], NULL, worker_main, &w[0]);
 		long long end = mg_dns_now_ms() + 3000;
 		while (!worker_done(&w[0]) && mg_dns_now_ms() < end)
@@ -787,7 +939,7 @@ test_bridge(void)
 	run_for(300);	/* lets the loop-side queries reach their deadline */
 
 	/* mg_dns_free wakes a worker blocked on a long deadline. */
-	w[0] = (struct worker){ d, "blocked.example", mg_dns_now_ms() + 10000, NULL, 0, 0, &wake };
+	w[0] = (struct worker){ d, "blocked.example", mg_dns_now_ms() + 10000, NULL, 0, 0, &wake, 0, 0 };
 	int before = silent->n_udp;
 	pthread_create(&t[0], NULL, worker_main, &w[0]);
 	for (long long end = mg_dns_now_ms() + 3000; silent->n_udp == before && mg_dns_now_ms() < end;)
@@ -806,6 +958,7 @@ test_bridge(void)
 
 static const struct unit_case cases[] = {
 	{ "answer_and_wire", test_answer_and_wire },
+	{ "socket_reuse", test_socket_reuse },
 	{ "spoofs_ignored", test_spoofs_ignored },
 	{ "tc_falls_back_to_tcp", test_tc_falls_back_to_tcp },
 	{ "timeout_and_deadline", test_timeout_and_deadline },
@@ -815,6 +968,7 @@ static const struct unit_case cases[] = {
 	{ "config_errors", test_config_errors },
 	{ "blocking", test_blocking },
 	{ "bridge", test_bridge },
+	{ "direct", test_direct },
 };
 
 int unit_main(int argc, char **argv);

@@ -121,7 +121,7 @@ test_restart_only(void)
 	for (size_t i = 0; i < config_n_settings; i++)
 		if (!config_settings[i].reloadable)
 			buf_printf(&b, "%s%s", b.len ? " " : "", config_settings[i].name);
-	CHECK_STR(b.data, "listen spool_dir state_dir user resolvers dns_timeout_ms dns_attempts filter_threads filter_queue_max psl_file");
+	CHECK_STR(b.data, "listen submission_listen submissions_listen spool_dir state_dir user resolvers dns_timeout_ms dns_attempts filter_threads filter_queue_max psl_file");
 	buf_free(&b);
 }
 
@@ -135,7 +135,8 @@ test_in_effect(void)
 		if (config_settings[i].scope == SCOPE_DOMAIN &&
 		    config_setting_in_effect(&config_settings[i]))
 			buf_printf(&b, "%s%s", b.len ? " " : "", config_settings[i].name);
-	CHECK_STR(b.data, "transport spam_reject spam_quarantine greylist disable_layers");
+	CHECK_STR(b.data, "transport spam_reject spam_quarantine greylist dkim_sign dkim_algorithm "
+	    "tls_policy header_rewrite outbound_rate outbound_ips disable_layers");
 	buf_free(&b);
 }
 

@@ -208,7 +208,7 @@ test_explanations(void)
 		{ "%{l} in implementation", "%{l}%_in%_implementation" },
 		{ "", "" },
 	};
-	static const char *const bad[] = { "The %{x}-files.", "\xef\xbb\xbf" "Explanation", "100%",
+	static const char *const bad[] = { "The %{x}-files.", ("\xef\xbb\xbf" "Explanation"), "100%",
 	    "tab\there" };
 	struct buf out;
 	const char *error;
