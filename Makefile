@@ -7,6 +7,7 @@
 #   make asan            the whole suite under AddressSanitizer/UBSan (separate build dir)
 #   make fuzz            each libFuzzer target for FUZZ_SECONDS (default 60)
 #   make bench           MailGuard vs a private Postfix, see bench/README.md
+#   make eval            spam/ham detection quality on the SpamAssassin corpus (doc/benchmarks.md)
 #   make run             install missing packages, build, write a default config and start on 127.0.0.1:2525
 # BUILD=dir puts objects elsewhere (parallel builds of one tree must use different dirs).
 
@@ -17,7 +18,7 @@ CFLAGS_W  = -Wall -Wextra -Wshadow -Wmissing-prototypes -Wformat=2 -Wno-format-n
 CFLAGS   ?= $(OPT) -g
 ALL_CFLAGS = -std=gnu11 -D_GNU_SOURCE -I. $(CFLAGS_W) $(CFLAGS) $(EXTRA_CFLAGS) \
 	$(shell pkg-config --cflags libxml-2.0 2>/dev/null)
-LDLIBS   = -lev -lldns -lspf2 -lopendkim -ldb -lpsl -lcurl -ljansson -largon2 -lssl -lcrypto -lz -lpthread $(EXTRA_LDLIBS)
+LDLIBS   = -lev -lldns -lspf2 -lopendkim -ldb -lpsl -lidn2 -lzip -lcurl -ljansson -largon2 -lssl -lcrypto -lz -lpthread -lm $(EXTRA_LDLIBS)
 
 SUBDIRS  = lib common config smtpd queue delivery filter dkim dmarc admin
 MAINS    = common/main.c admin/mailguardctl.c
@@ -98,6 +99,14 @@ asan:
 		EXTRA_CFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer" all units
 	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ASAN_OPTIONS=abort_on_error=1 \
 		BUILD=build-asan tests/run-tests.sh unit golden integ
+
+# Detection quality of the learning layers (issue D): a fixed train/held-back split of the
+# SpamAssassin corpus, 10-fold cross-validation on the training part (tests/tools/eval.c,
+# doc/benchmarks.md). A measurement, not a test: a minute or so, never part of `make check`.
+EVAL_CORPUS ?= ../shared/corpora/spam/spamassassin
+.PHONY: eval
+eval: $(BUILD)/tests/tools/eval
+	$(BUILD)/tests/tools/eval $(EVAL_CORPUS)
 
 bench: all units
 	BUILD=$(BUILD) bench/run-bench.sh

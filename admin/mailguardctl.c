@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "admin/ctl_auth.h"
+#include "admin/ctl_train.h"
 #include "config/config.h"
 #include "lib/buf.h"
 #include "lib/log.h"
@@ -43,7 +44,10 @@ usage(void)
 	    "  dkim rotate DOMAIN --now  start a key rotation now (switch once DNS has the key)\n"
 	    "  dkim import DOMAIN SELECTOR PATH  adopt a PEM private key (mode 0600, owned by\n"
 	    "                         the daemon's user)\n"
-	    "  dkim clock SECONDS|real  test_mode only: set the signer's clock for rotation tests\n");
+	    "  dkim clock SECONDS|real  test_mode only: set the signer's clock for rotation tests\n"
+	    "  train --spam|--ham PATH...  teach the Bayes layer (PATH: message, mbox or directory)\n"
+	    "  train-neural --spam PATH... --ham PATH... [--epochs N] [--seed N]\n"
+	    "                         train the neural layer afresh on labelled mail\n");
 	exit(2);
 }
 
@@ -71,6 +75,8 @@ main(int argc, char **argv)
 	log_init("mailguardctl", 1, LOG_LVL_WARN);
 	if (strcmp(argv[optind], "auth") == 0)	/* local: no daemon involved */
 		return ctl_auth_main(dir, argc - optind, argv + optind);
+	if (strcmp(argv[optind], "train") == 0 || strcmp(argv[optind], "train-neural") == 0)
+		return ctl_train_main(dir, argc - optind, argv + optind);	/* local */
 	if (sock == NULL && (cfg = config_load(dir, stderr)) == NULL) {
 		fprintf(stderr, "mailguardctl: configuration in %s has errors (the daemon keeps "
 		    "running the last valid one; -S STATE_DIR/control.sock reaches it anyway)\n", dir);

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "common/limits.h"
+#include "lib/str.h"
 
 #define DNS_LABEL_MAX 63	/* RFC 1035 §2.3.4 */
 
@@ -46,17 +47,6 @@ is_qtext(unsigned char c)
 	return c >= 32 && c <= 126 && c != '"' && c != '\\';
 }
 
-static int
-hex_value(unsigned char c)
-{
-	if (is_digit(c))
-		return c - '0';
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
 
 /* Length of the well-formed UTF-8 sequence at p (at most len bytes), or 0 if there is none
  * (RFC 3629 §4: no overlong forms, no surrogates, nothing past U+10FFFF). */
@@ -564,8 +554,8 @@ address_xtext_decode(struct slice in, unsigned flags, char *dst, size_t dstsize,
 				*error_r = "truncated xtext escape";
 				return -1;
 			}
-			if ((hi = hex_value((unsigned char)in.p[i + 1])) < 0 ||
-			    (lo = hex_value((unsigned char)in.p[i + 2])) < 0) {
+			if ((hi = str_hex_digit((unsigned char)in.p[i + 1])) < 0 ||
+			    (lo = str_hex_digit((unsigned char)in.p[i + 2])) < 0) {
 				*error_r = "malformed xtext escape";
 				return -1;
 			}

@@ -16,14 +16,15 @@
 /* Top-level keys, in the one order the writer uses and the parser requires. */
 enum env_key {
 	K_VERSION, K_QID, K_DIRECTION, K_SESSION_ID, K_ARRIVAL, K_SIZE, K_BODY, K_SMTPUTF8,
-	K_RET, K_ENVID, K_IS_BOUNCE, K_ATTEMPTS, K_NEXT_ATTEMPT, K_CLIENT_ADDR, K_CLIENT_NAME,
-	K_HELO, K_SENDER, K_QUARANTINE, K_HEADER, K_RCPT, K_END, K_COUNT
+	K_RET, K_ENVID, K_IS_BOUNCE, K_TLSRPT, K_ATTEMPTS, K_NEXT_ATTEMPT, K_CLIENT_ADDR,
+	K_CLIENT_NAME, K_HELO, K_SENDER, K_QUARANTINE, K_HEADER, K_RCPT, K_END, K_COUNT
 };
 
 static const struct slice env_keys[K_COUNT] = {
 	SLICE_LIT("version"), SLICE_LIT("qid"), SLICE_LIT("direction"), SLICE_LIT("session_id"),
 	SLICE_LIT("arrival"), SLICE_LIT("size"), SLICE_LIT("body"), SLICE_LIT("smtputf8"),
-	SLICE_LIT("ret"), SLICE_LIT("envid"), SLICE_LIT("is_bounce"), SLICE_LIT("attempts"),
+	SLICE_LIT("ret"), SLICE_LIT("envid"), SLICE_LIT("is_bounce"), SLICE_LIT("tlsrpt"),
+	SLICE_LIT("attempts"),
 	SLICE_LIT("next_attempt"), SLICE_LIT("client_addr"), SLICE_LIT("client_name"),
 	SLICE_LIT("helo"), SLICE_LIT("sender"), SLICE_LIT("quarantine"), SLICE_LIT("header"),
 	SLICE_LIT("rcpt"), SLICE_LIT("end"),
@@ -375,6 +376,8 @@ envelope_validate(const struct envelope *env, const char **error_r)
 		*error_r = "bad envid";
 	else if (env->is_bounce != 0 && env->is_bounce != 1)
 		*error_r = "bad is_bounce";
+	else if (env->is_tlsrpt != 0 && env->is_tlsrpt != 1)
+		*error_r = "bad tlsrpt";
 	else if (env->attempts < 0)
 		*error_r = "bad attempts";
 	else if (!time_is_valid(env->next_attempt))
@@ -566,14 +569,20 @@ put_rcpt(char *p, const struct envelope_rcpt *r)
 	return p;
 }
 
+/* 1 when env has a version-2 key (quarantine, header, tlsrpt). */
+static int
+envelope_needs_v2(const struct envelope *env)
+{
+	return env->quarantine != NULL || env->n_headers > 0 || env->is_tlsrpt;
+}
+
 /* Every line before the first recipient. */
 static char *
 put_head(char *p, const struct envelope *env)
 {
 	/* The lowest version that can express env, so older readers keep reading envelopes
 	 * without filter results. */
-	p = put_line_num(p, K_VERSION, env->quarantine != NULL || env->n_headers > 0 ?
-	    ENVELOPE_VERSION : 1);
+	p = put_line_num(p, K_VERSION, envelope_needs_v2(env) ? ENVELOPE_VERSION : 1);
 	p = put_line_word(p, K_QID, env->qid);
 	p = put_line_word(p, K_DIRECTION, direction_names[env->direction]);
 	if (env->session_id[0] != '\0')
@@ -585,6 +594,8 @@ put_head(char *p, const struct envelope *env)
 	p = put_line_word(p, K_RET, ret_names[env->ret]);
 	p = put_line_str(p, K_ENVID, env->envid);
 	p = put_line_num(p, K_IS_BOUNCE, env->is_bounce);
+	if (env->is_tlsrpt)	/* written only when set: one text per envelope */
+		p = put_line_num(p, K_TLSRPT, 1);
 	p = put_line_num(p, K_ATTEMPTS, env->attempts);
 	p = put_line_num(p, K_NEXT_ATTEMPT, env->next_attempt);
 	p = put_line_str(p, K_CLIENT_ADDR, env->client_addr);
@@ -981,6 +992,14 @@ parse_key(struct envelope *env, enum env_key k, struct slice v, int has_value,
 		return parse_str_key(v, has_value, SMTP_ENVID_MAX, &env->envid, error_r);
 	case K_IS_BOUNCE:
 		return dec_flag(v, &env->is_bounce, error_r);
+	case K_TLSRPT:
+		/* only "1": the writer leaves the key out when the flag is clear */
+		if (v.len != 1 || v.p[0] != '1') {
+			*error_r = "bad tlsrpt (want 1)";
+			return -1;
+		}
+		env->is_tlsrpt = 1;
+		return 0;
 	case K_ATTEMPTS:
 		if (dec_num(v, INT_MAX, &n, error_r) < 0)
 			return -1;
@@ -1101,7 +1120,7 @@ envelope_parse(struct slice text, struct envelope *env, const char **error_r)
 			goto fail;
 		}
 		if ((k = key_lookup(key, last + 1)) < 0 ||
-		    (version < 2 && (k == K_QUARANTINE || k == K_HEADER))) {
+		    (version < 2 && (k == K_QUARANTINE || k == K_HEADER || k == K_TLSRPT))) {
 			*error_r = "unknown key";
 			goto fail;
 		}
@@ -1118,9 +1137,9 @@ envelope_parse(struct slice text, struct envelope *env, const char **error_r)
 		*error_r = "data after end marker";
 		goto fail;
 	}
-	if (version == 2 && env->quarantine == NULL && env->n_headers == 0) {
+	if (version == 2 && !envelope_needs_v2(env)) {
 		/* one text per envelope: the writer uses version 1 unless version-2 keys exist */
-		*error_r = "version 2 without quarantine or header";
+		*error_r = "version 2 without quarantine, header or tlsrpt";
 		goto fail;
 	}
 	if ((seen & KEYS_REQUIRED) != KEYS_REQUIRED) {

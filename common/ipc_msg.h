@@ -13,6 +13,10 @@ enum ipc_type {
 	IPC_RELOAD,
 	/* supervisor -> role: finish in-flight work quickly and exit 0. */
 	IPC_SHUTDOWN,
+	/* supervisor -> role, id = 0: str peer role name; fd = this role's end of a new channel
+	 * to that peer. The peer died and was restarted: the role drops the old channel (failing
+	 * what waited on it with temporary errors) and talks to the new process on fd. */
+	IPC_PEER_RESET,
 
 	/* smtpd -> queue, id = request: ask for a new message file. (empty) */
 	IPC_QUEUE_CREATE = 20,
@@ -48,6 +52,14 @@ enum ipc_type {
 	 * Sent once per SMTP connection attempt made under a policy, and once per connection
 	 * without one. */
 	IPC_TLSRPT_RESULT,
+	/* queue -> delivery, id = post: str url (an https: rua URI, at most IPC_TLSRPT_URL_MAX
+	 * octets), bytes body (the gzipped JSON report, at most IPC_TLSRPT_POST_MAX octets).
+	 * Delivery POSTs it (RFC 8460 §5.4, Content-Type application/tlsrpt+gzip) and answers
+	 * with IPC_TLSRPT_POST_RESULT; the queue retries. */
+	IPC_TLSRPT_POST,
+	/* delivery -> queue, id = post: u32 status (0 = accepted (2xx), 1 = temporary failure
+	 * (network, TLS, DNS, 408/429/5xx), 2 = permanent failure (other replies)), str detail. */
+	IPC_TLSRPT_POST_RESULT,
 
 	/* smtpd -> filter, id = 0: str sid, str client address, u32 FILTER_CLIENT_* flags. A
 	 * session began: the filter starts connect-time work (RBL/DNSWL lookups). */
@@ -79,6 +91,10 @@ enum ipc_type {
 	 * on failure), str detail (reason for the log; no key material). */
 	IPC_SIGN_RESULT,
 };
+
+/* IPC_TLSRPT_POST limits */
+#define IPC_TLSRPT_URL_MAX 512
+#define IPC_TLSRPT_POST_MAX (1u << 20)
 
 /* IPC_FILTER_CONNECT flags */
 #define FILTER_CLIENT_MYNETWORKS 0x1	/* trusted network: outbound checks only */

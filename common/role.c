@@ -1,6 +1,7 @@
 /* role.c: common set-up of every role process after the supervisor re-executes the binary:
  * logging, configuration, the libev loop, and the supervisor channel (HELLO/RELOAD/SHUTDOWN).
- * Runs in smtpd, queue and delivery. Trusts the supervisor channel after strict decoding. */
+ * IPC_PEER_RESET hands a role the new channel to a restarted peer (role.on_peer_reset).
+ * Runs in every role. Trusts the supervisor channel after strict decoding. */
 #include "common/role.h"
 
 #include <stdio.h>
@@ -39,6 +40,17 @@ role_sup_msg(struct ipc_chan *chan, struct ipc_msg *msg, void *arg)
 		config_free(&old);
 		log_info("configuration reloaded");
 		break;
+	case IPC_PEER_RESET: {
+		char peer[32];
+
+		ipc_get_strbuf(msg, peer, sizeof(peer));
+		ipc_msg_end(msg);
+		if (msg->fd < 0 || role.on_peer_reset == NULL)
+			panic("IPC_PEER_RESET for %s without a descriptor or a handler", peer);
+		log_info("peer %s restarted: switching to the new channel", peer);
+		role.on_peer_reset(peer, msg->fd);
+		break;
+	}
 	case IPC_SHUTDOWN:
 		ipc_msg_end(msg);
 		if (role.on_shutdown)

@@ -16,6 +16,9 @@ struct role {
 	void (*on_reload)(struct mg_config *old);
 	/* Called on IPC_SHUTDOWN or when the supervisor goes away. */
 	void (*on_shutdown)(void);
+	/* IPC_PEER_RESET: the peer role `peer` was restarted; fd is the new channel (owned by
+	 * the callee). NULL = this role has no restartable peer (a reset is then a bug). */
+	void (*on_peer_reset)(const char *peer, int fd);
 	/* Extra supervisor messages (IPC_CTL_REQUEST for queue); NULL = none expected. */
 	ipc_msg_cb *on_sup_msg;
 };

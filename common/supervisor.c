@@ -3,7 +3,11 @@
  * re-executes itself once per role (-x ROLE) with descriptors at fixed numbers (common/ipc_msg.h).
  * It waits for every role's HELLO (with a deadline), then writes state_dir/listeners and logs
  * "mailguard ready". SIGHUP and `mailguardctl reload` re-validate and tell roles to reload;
- * SIGTERM stops the roles. If a role dies, the supervisor names it once and stops the others.
+ * SIGTERM stops the roles. If smtpd, filter, delivery or signer dies, the supervisor names it,
+ * makes new socketpairs for its links, hands the surviving peers their new ends
+ * (IPC_PEER_RESET) and starts it again, at most SUP_RESTART_MAX times in SUP_RESTART_WINDOW
+ * seconds per role; past that, or when the queue dies (it owns the spool and the journal:
+ * a full restart recovers it, see doc/ARCHITECTURE.md), it stops everything.
  * It also serves the control socket (state_dir/control.sock, mode 0600) for mailguardctl:
  * a one-line text request, a text reply; queue commands are relayed to the queue role. */
 #include <errno.h>
@@ -38,10 +42,24 @@
 #define SUP_STOP_TIMEOUT 15.0
 #define CTL_LINE_MAX 4096
 #define CTL_CLIENTS_MAX 32
+#define SUP_RESTART_MAX 5		/* restarts of one role ... */
+#define SUP_RESTART_WINDOW 60.0		/* ... within this many seconds; one more stops all */
 
 enum sup_child { CHILD_SMTPD, CHILD_QUEUE, CHILD_DELIVERY, CHILD_FILTER, CHILD_SIGNER, CHILD_COUNT };
 static const char *const child_names[CHILD_COUNT] = { "smtpd", "queue", "delivery", "filter",
 	"signer" };
+
+/* The channels between roles and the descriptor each end gets (common/ipc_msg.h, doc/ipc.md). */
+static const struct sup_link {
+	enum sup_child a, b;
+	int a_fd, b_fd;
+} sup_links[] = {
+	{ CHILD_SMTPD, CHILD_QUEUE, ROLE_FD_PEER1, ROLE_FD_PEER1 },
+	{ CHILD_QUEUE, CHILD_DELIVERY, ROLE_FD_PEER2, ROLE_FD_PEER1 },
+	{ CHILD_SMTPD, CHILD_FILTER, ROLE_FD_PEER2, ROLE_FD_PEER1 },
+	{ CHILD_SMTPD, CHILD_SIGNER, ROLE_FD_PEER3, ROLE_FD_PEER1 },
+};
+#define SUP_N_LINKS (sizeof(sup_links) / sizeof(sup_links[0]))
 
 struct sup_listener {
 	int fd;
@@ -71,6 +89,8 @@ static struct {
 	struct sup_listener *listeners;
 	size_t n_listeners;
 	ev_timer hello_timer, stop_timer;
+	double restarts[CHILD_COUNT][SUP_RESTART_MAX];	/* ev_now() of the last restarts */
+	unsigned n_restarts[CHILD_COUNT];
 	ev_signal sig_term, sig_int, sig_hup;
 	int ctl_fd;
 	ev_io ctl_w;
@@ -299,61 +319,131 @@ sup_spawn(enum sup_child which, const int *fds, int nfds)
 	ev_child_start(sup.loop, &sup.child_w[which]);
 }
 
+static int
+sup_socketpair(int sv[2])
+{
+	return socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sv);
+}
+
+/* Starts one role with a new supervisor channel. peer_fds[k] is its end of sup_links[k] (or -1
+ * when the link is not its own); smtpd also gets the listening sockets, which the supervisor
+ * keeps open for restarts. Closes the descriptors passed. */
+static void
+sup_start_one(enum sup_child which, const int peer_fds[SUP_N_LINKS])
+{
+	int sp[2], fds[64], nfds = 1;
+
+	if (sup_socketpair(sp) < 0)
+		fatal("socketpair: %m");
+	for (int i = 0; i < 64; i++)
+		fds[i] = -1;
+	fds[0] = sp[1];
+	for (size_t k = 0; k < SUP_N_LINKS; k++) {
+		int slot = -1;
+
+		if (sup_links[k].a == which)
+			slot = sup_links[k].a_fd - ROLE_FD_SUPERVISOR;
+		else if (sup_links[k].b == which)
+			slot = sup_links[k].b_fd - ROLE_FD_SUPERVISOR;
+		if (slot > 0) {
+			fds[slot] = peer_fds[k];
+			if (slot + 1 > nfds)
+				nfds = slot + 1;
+		}
+	}
+	if (which == CHILD_SMTPD) {
+		nfds = ROLE_FD_LISTEN0 - ROLE_FD_SUPERVISOR;
+		for (size_t i = 0; i < sup.n_listeners && i < 59; i++)
+			fds[nfds++] = sup.listeners[i].fd;
+	}
+	sup_spawn(which, fds, nfds);
+	close(sp[1]);
+	for (size_t k = 0; k < SUP_N_LINKS; k++)
+		if (peer_fds[k] >= 0 && (sup_links[k].a == which || sup_links[k].b == which))
+			close(peer_fds[k]);
+	sup.hello[which] = 0;
+	sup.chan[which] = ipc_chan_new(sup.loop, sp[0], child_names[which], sup_child_msg,
+	    sup_child_closed, (void *)(intptr_t)which);
+}
+
 static void
 sup_start_children(void)
 {
-	int sp[CHILD_COUNT][2], sq[2], qd[2], sf[2], ss[2];
-	int fds[64];
+	int ends[SUP_N_LINKS][2];
+	/* the order of the first start: smtpd last, once its peers exist */
+	static const enum sup_child order[] = { CHILD_QUEUE, CHILD_DELIVERY, CHILD_FILTER,
+		CHILD_SIGNER, CHILD_SMTPD };
 
-	for (int i = 0; i < CHILD_COUNT; i++)
-		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sp[i]) < 0)
+	for (size_t k = 0; k < SUP_N_LINKS; k++)
+		if (sup_socketpair(ends[k]) < 0)
 			fatal("socketpair: %m");
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sq) < 0 ||
-	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, qd) < 0 ||
-	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sf) < 0 ||
-	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, ss) < 0)
-		fatal("socketpair: %m");
+	for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
+		int mine[SUP_N_LINKS];
 
-	fds[0] = sp[CHILD_QUEUE][1];
-	fds[1] = sq[1];
-	fds[2] = qd[0];
-	sup_spawn(CHILD_QUEUE, fds, 3);
-
-	fds[0] = sp[CHILD_DELIVERY][1];
-	fds[1] = qd[1];
-	sup_spawn(CHILD_DELIVERY, fds, 2);
-
-	fds[0] = sp[CHILD_FILTER][1];
-	fds[1] = sf[1];
-	sup_spawn(CHILD_FILTER, fds, 2);
-
-	fds[0] = sp[CHILD_SIGNER][1];	/* issue E: the key-holding signer, peer of smtpd */
-	fds[1] = ss[1];
-	sup_spawn(CHILD_SIGNER, fds, 2);
-
-	fds[0] = sp[CHILD_SMTPD][1];
-	fds[1] = sq[0];
-	fds[2] = sf[0];
-	fds[3] = ss[0];	/* ROLE_FD_PEER3: signer */
-	for (size_t i = 0; i < sup.n_listeners && i < 59; i++)
-		fds[4 + i] = sup.listeners[i].fd;
-	sup_spawn(CHILD_SMTPD, fds, 4 + (int)sup.n_listeners);
-	close(ss[0]);
-	close(ss[1]);
-
-	close(sq[0]);
-	close(sq[1]);
-	close(qd[0]);
-	close(qd[1]);
-	close(sf[0]);
-	close(sf[1]);
-	for (size_t i = 0; i < sup.n_listeners; i++)
-		close(sup.listeners[i].fd);
-	for (int i = 0; i < CHILD_COUNT; i++) {
-		close(sp[i][1]);
-		sup.chan[i] = ipc_chan_new(sup.loop, sp[i][0], child_names[i], sup_child_msg,
-		    sup_child_closed, (void *)(intptr_t)i);
+		for (size_t k = 0; k < SUP_N_LINKS; k++)
+			mine[k] = sup_links[k].a == order[i] ? ends[k][0] :
+			    sup_links[k].b == order[i] ? ends[k][1] : -1;
+		sup_start_one(order[i], mine);
 	}
+}
+
+/* Restarts a role that died: new socketpairs for each of its links, the surviving peer's end
+ * sent with IPC_PEER_RESET (ipc_send closes it once sent). */
+static void
+sup_restart(enum sup_child which)
+{
+	int mine[SUP_N_LINKS];
+
+	ipc_chan_free(&sup.chan[which]);
+	for (size_t k = 0; k < SUP_N_LINKS; k++) {
+		const struct sup_link *l = &sup_links[k];
+		enum sup_child peer;
+		int sv[2];
+		struct ipc_out o;
+
+		mine[k] = -1;
+		if (l->a != which && l->b != which)
+			continue;
+		if (sup_socketpair(sv) < 0) {
+			log_crit("socketpair: %m; cannot restart role %s; stopping", child_names[which]);
+			for (size_t j = 0; j < k; j++)
+				if (mine[j] >= 0)
+					close(mine[j]);
+			sup_stop(1);
+			return;
+		}
+		peer = l->a == which ? l->b : l->a;
+		mine[k] = sv[0];
+		if (sup.chan[peer] == NULL || sup.pids[peer] <= 0) {
+			close(sv[1]);
+			continue;
+		}
+		ipc_out_init(&o);
+		ipc_put_str(&o, child_names[which]);
+		ipc_send(sup.chan[peer], IPC_PEER_RESET, 0, sv[1], &o);
+		ipc_out_free(&o);
+	}
+	sup_start_one(which, mine);
+	if (!ev_is_active(&sup.hello_timer)) {
+		ev_timer_set(&sup.hello_timer, SUP_HELLO_TIMEOUT, 0);
+		ev_timer_start(sup.loop, &sup.hello_timer);
+	}
+}
+
+/* 1 if which may be restarted now (and counts the restart), 0 when it died too often. */
+static int
+sup_restart_allowed(enum sup_child which)
+{
+	double now = ev_now(sup.loop);
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < SUP_RESTART_MAX && i < sup.n_restarts[which]; i++)
+		if (now - sup.restarts[which][i] < SUP_RESTART_WINDOW)
+			n++;
+	if (n >= SUP_RESTART_MAX)
+		return 0;
+	sup.restarts[which][sup.n_restarts[which]++ % SUP_RESTART_MAX] = now;
+	return 1;
 }
 
 static void
@@ -384,6 +474,22 @@ ctl_free(struct ctl_client *cl)
 
 static int sup_reload(void);
 
+/* Hands a mailguardctl command (argv[1..]) to a role as IPC_CTL_REQUEST; its IPC_CTL_REPLY
+ * answers the client. */
+static void
+ctl_forward(struct ctl_client *cl, enum sup_child role_id, int argc, char **argv)
+{
+	struct ipc_out o;
+
+	cl->id = ++sup.ctl_next_id;
+	ipc_out_init(&o);
+	ipc_put_u32(&o, (uint32_t)(argc - 1));
+	for (int i = 1; i < argc; i++)
+		ipc_put_str(&o, argv[i]);
+	ipc_send(sup.chan[role_id], IPC_CTL_REQUEST, cl->id, -1, &o);
+	ipc_out_free(&o);
+}
+
 static void
 ctl_command(struct ctl_client *cl, char *line)
 {
@@ -404,35 +510,22 @@ ctl_command(struct ctl_client *cl, char *line)
 	if (strcmp(argv[0], "status") == 0 && argc == 1) {
 		char txt[512];
 
-		snprintf(txt, sizeof(txt), "ready %s\nsmtpd pid %d\nqueue pid %d\ndelivery pid %d\n",
-		    sup.ready ? "yes" : "no", (int)sup.pids[CHILD_SMTPD], (int)sup.pids[CHILD_QUEUE],
-		    (int)sup.pids[CHILD_DELIVERY]);
+		snprintf(txt, sizeof(txt), "ready %s\nsmtpd pid %d\nqueue pid %d\ndelivery pid %d\n"
+		    "filter pid %d\nsigner pid %d\n", sup.ready ? "yes" : "no",
+		    (int)sup.pids[CHILD_SMTPD], (int)sup.pids[CHILD_QUEUE],
+		    (int)sup.pids[CHILD_DELIVERY], (int)sup.pids[CHILD_FILTER],
+		    (int)sup.pids[CHILD_SIGNER]);
 		ctl_reply(cl, 0, txt);
 		return;
 	}
+	/* queue commands go to the queue role; dkim ones to the signer (issue E: only it touches
+	 * keys) */
 	if (strcmp(argv[0], "queue") == 0 && sup.chan[CHILD_QUEUE] != NULL) {
-		struct ipc_out o;
-
-		cl->id = ++sup.ctl_next_id;
-		ipc_out_init(&o);
-		ipc_put_u32(&o, (uint32_t)(argc - 1));
-		for (int i = 1; i < argc; i++)
-			ipc_put_str(&o, argv[i]);
-		ipc_send(sup.chan[CHILD_QUEUE], IPC_CTL_REQUEST, cl->id, -1, &o);
-		ipc_out_free(&o);
+		ctl_forward(cl, CHILD_QUEUE, argc, argv);
 		return;
 	}
 	if (strcmp(argv[0], "dkim") == 0 && sup.chan[CHILD_SIGNER] != NULL) {
-		/* issue E: only the signer touches keys */
-		struct ipc_out o;
-
-		cl->id = ++sup.ctl_next_id;
-		ipc_out_init(&o);
-		ipc_put_u32(&o, (uint32_t)(argc - 1));
-		for (int i = 1; i < argc; i++)
-			ipc_put_str(&o, argv[i]);
-		ipc_send(sup.chan[CHILD_SIGNER], IPC_CTL_REQUEST, cl->id, -1, &o);
-		ipc_out_free(&o);
+		ctl_forward(cl, CHILD_SIGNER, argc, argv);
 		return;
 	}
 	ctl_reply(cl, 2, "error: unknown command (try: reload, status, queue list|show|flush|"
@@ -577,6 +670,11 @@ sup_child_msg(struct ipc_chan *chan, struct ipc_msg *msg, void *arg)
 			if (!sup.hello[i])
 				return;
 		ev_timer_stop(sup.loop, &sup.hello_timer);
+		if (sup.ready) {
+			log_info("role %s (pid %d) restarted and ready", child_names[which],
+			    (int)sup.pids[which]);
+			return;
+		}
 		sup.ready = 1;
 		sup_write_listeners();
 		log_info("mailguard ready: %zu listener(s), spool %s", sup.n_listeners,
@@ -619,13 +717,31 @@ sup_child_exited(struct ev_loop *loop, ev_child *w, int revents)
 	ev_child_stop(loop, w);
 	sup.pids[which] = 0;
 	if (!sup.stopping) {
+		char how[64];
+		const char *why = NULL;
+
 		if (WIFSIGNALED(st))
-			log_crit("role %s (pid %d) killed by signal %d; stopping", child_names[which],
-			    w->rpid, WTERMSIG(st));
+			(void)str_fmt(how, sizeof(how), "killed by signal %d", WTERMSIG(st));
 		else
-			log_crit("role %s (pid %d) exited with status %d; stopping", child_names[which],
-			    w->rpid, WEXITSTATUS(st));
-		sup_stop(1);
+			(void)str_fmt(how, sizeof(how), "exited with status %d", WEXITSTATUS(st));
+		if (which == CHILD_QUEUE)
+			why = "the queue is not restarted alone";
+		else if (!sup.ready)
+			why = "it died during start-up";
+		if (why != NULL) {
+			log_crit("role %s (pid %d) %s; stopping (%s)", child_names[which], w->rpid,
+			    how, why);
+			sup_stop(1);
+		} else if (!sup_restart_allowed((enum sup_child)which)) {
+			log_crit("role %s (pid %d) %s; restart limit reached (%d restarts within %.0f "
+			    "s); stopping", child_names[which], w->rpid, how, SUP_RESTART_MAX,
+			    SUP_RESTART_WINDOW);
+			sup_stop(1);
+		} else {
+			log_crit("role %s (pid %d) %s; restarting it", child_names[which], w->rpid,
+			    how);
+			sup_restart((enum sup_child)which);
+		}
 	} else if (!(WIFEXITED(st) && WEXITSTATUS(st) == 0)) {
 		log_warn("role %s (pid %d) ended with status 0x%x during shutdown", child_names[which],
 		    w->rpid, st);

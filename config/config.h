@@ -25,6 +25,9 @@ enum mg_dkim_alg { MG_DKIM_RSA2048 = 0, MG_DKIM_ED25519, MG_DKIM_BOTH };
 #define MG_LAYER_SPF            0x040
 #define MG_LAYER_DKIM           0x080
 #define MG_LAYER_DMARC          0x100
+#define MG_LAYER_URIBL          0x200	/* issue D: URIBL/SURBL lookups of message URLs */
+#define MG_LAYER_ATTACHMENTS    0x400	/* issue D: attachment names and types */
+#define MG_LAYER_MIME           0x800	/* issue D: structural MIME/HTML/Date/Message-ID symbols */
 
 /* One allow/block list entry (lists/<name>.allow, lists/<name>.block). */
 enum mg_list_kind {
@@ -159,6 +162,18 @@ struct mg_config {
 	long long dkim_rotation_lead;	/* next key generated this long before the switch: 30 d */
 	long long dkim_rotation_grace;	/* old selector kept published after the switch: 7 d */
 	int test_mode;		/* test-only controls (mailguardctl dkim clock) */
+	/* [global] URL and attachment layers (issue D: filter/url*.c, phish*.c, attach*.c) */
+	char **phishing_feeds;	/* feed sources: file paths (absolute) or http(s) URLs */
+	size_t n_phishing_feeds;
+	long long phishing_feed_refresh;	/* seconds between feed refreshes */
+	struct mg_score *suspicious_tlds;	/* name = TLD (lower case, A-label), value = score */
+	size_t n_suspicious_tlds;
+	struct mg_rbl *uribl;	/* URIBL/SURBL zones: registered domains of message URLs */
+	size_t n_uribl;
+	char **url_shorteners;	/* registered domains of URL shortener services */
+	size_t n_url_shorteners;
+	/* [global] learning layers (issue D: filter/bayes*.c, neural*.c) */
+	int bayes_min_learned;	/* spam AND ham messages learned before Bayes scores */
 	/* protected domains, sorted by name */
 	struct mg_domain *domains;
 	size_t n_domains;

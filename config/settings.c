@@ -31,7 +31,7 @@ static const char *const dkim_algorithms[] = { "rsa2048", "ed25519", "both", NUL
 static const char *const tls_policies[] = { "none", "may", "encrypt", "dane", NULL };
 /* Bit i is MG_LAYER_* with value 1 << i (config.h). */
 static const char *const layer_names[] = { "rbl", "phishing", "suspicious_tld", "bayes", "neural",
-	"greylist", "spf", "dkim", "dmarc", NULL };
+	"greylist", "spf", "dkim", "dmarc", "uribl", "attachments", "mime", NULL };
 
 const struct setting config_settings[] = {
 	/* ---- mailguard.conf ---- */
@@ -226,10 +226,49 @@ const struct setting config_settings[] = {
 	  .doc = "How often the filter checkpoints its Berkeley DB environment (removing log "
 		 "files no longer needed) and sweeps expired greylist triplets, on a worker "
 		 "thread." },
+	{ .name = "bayes_min_learned", .scope = SCOPE_GLOBAL, .type = T_INT, .def = "200",
+	  .min = 1, .max = 1000000, .reloadable = 1, .issue = "D", GI(bayes_min_learned),
+	  .doc = "Spam messages and ham messages (each) the Bayes token store must have learned "
+		 "(mailguardctl train) before the Bayes layer adds symbols; with fewer, its "
+		 "probabilities are noise." },
 	{ .name = "psl_file", .scope = SCOPE_GLOBAL, .type = T_PATH,
 	  .def = "/usr/share/publicsuffix/public_suffix_list.dat", .reloadable = 0, .issue = "C",
 	  .off = G(psl_file, char *),
 	  .doc = "Public Suffix List used to find organisational domains for DMARC." },
+	{ .name = "phishing_feed", .scope = SCOPE_GLOBAL, .type = T_FEEDS, .def = "",
+	  .reloadable = 1, .issue = "D", .off = G(phishing_feeds, char **),
+	  .off2 = G(n_phishing_feeds, size_t), .flags = SET_REPEAT | SET_EMPTY_OK,
+	  .doc = "A phishing URL feed: a file (relative to the configuration directory) or an "
+		 "http(s) URL, in OpenPhish format (one URL a line) or PhishTank CSV (a header "
+		 "line with a url column). A message linking to a listed URL gets PHISH_URL. The "
+		 "filter role reads files as the unprivileged user. Repeat the line for more feeds." },
+	{ .name = "phishing_feed_refresh", .scope = SCOPE_GLOBAL, .type = T_DURATION, .def = "1h",
+	  .min = 10, .max = 7 * DAY, .reloadable = 1, .issue = "D", GI(phishing_feed_refresh),
+	  .doc = "How often every phishing_feed source is read or downloaded again, off the "
+		 "filter's event loop; a source that fails keeps its previous content." },
+	{ .name = "suspicious_tld", .scope = SCOPE_GLOBAL, .type = T_TLD_SCORES,
+	  .def = "zip 1, mov 1, top 0.5, xyz 0.5, click 0.5, gq 1, tk 1, ml 1, cf 1, ga 1, "
+		 "country 0.5, loan 1, men 0.5, cam 0.5, bid 0.5, icu 0.5, cyou 0.5, sbs 0.5, cfd 0.5",
+	  .reloadable = 1, .issue = "D", .off = G(suspicious_tlds, struct mg_score *),
+	  .off2 = G(n_suspicious_tlds, size_t), .flags = SET_REPEAT | SET_EMPTY_OK,
+	  .doc = "\"TLD SCORE[, TLD SCORE...]\": a message linking to a host under TLD gets "
+		 "SUSPICIOUS_TLD_<TLD> with SCORE (once per TLD). Lines add to the built-in list of "
+		 "small scores (TLDs abused far above their share of registrations); a later entry "
+		 "for the same TLD wins, so \"top 0\" turns one off." },
+	{ .name = "uribl", .scope = SCOPE_GLOBAL, .type = T_RBL, .def = "", .reloadable = 1,
+	  .issue = "D", .off = G(uribl, struct mg_rbl *), .off2 = G(n_uribl, size_t),
+	  .flags = SET_REPEAT | SET_EMPTY_OK,
+	  .doc = "A URI block list (URIBL/SURBL) queried with the registered domain of each "
+		 "message URL (at most 8 per message, within filter_timeout): \"ZONE SCORE "
+		 "[CODE,...]\" like rbl; a hit adds URIBL_<ZONE>. Repeat the line for more lists." },
+	{ .name = "url_shorteners", .scope = SCOPE_GLOBAL, .type = T_DOMAIN_LIST,
+	  .def = "bit.ly bitly.com tinyurl.com t.co goo.gl ow.ly is.gd buff.ly rebrand.ly cutt.ly "
+		 "shorturl.at rb.gy t.ly tiny.cc bl.ink v.gd s.id soo.gd clck.ru qrco.de x.co "
+		 "adf.ly tr.im shorte.st",
+	  .reloadable = 1, .issue = "D", .off = G(url_shorteners, char **),
+	  .off2 = G(n_url_shorteners, size_t), .flags = SET_EMPTY_OK,
+	  .doc = "Registered domains of URL shortener services; a message linking to one gets "
+		 "URL_SHORTENER. The value replaces the built-in list." },
 	{ .name = "xclient_networks", .scope = SCOPE_GLOBAL, .type = T_CIDR_LIST, .def = "",
 	  .reloadable = 1, .issue = "C", .off = G(xclient_networks, struct cidr_list),
 	  .flags = SET_EMPTY_OK,
@@ -243,8 +282,9 @@ const struct setting config_settings[] = {
 		 "relays use port 25); tests point it at an unprivileged loopback receiver." },
 	{ .name = "tlsrpt", .scope = SCOPE_GLOBAL, .type = T_BOOL, .def = "yes",
 	  .reloadable = 1, .issue = "B", .off = G(tlsrpt, int),
-	  .doc = "Send SMTP TLS reports (RFC 8460) to the mailto: addresses that recipient "
-		 "domains publish in their _smtp._tls TXT record." },
+	  .doc = "Send SMTP TLS reports (RFC 8460) to the mailto: and https: addresses that "
+		 "recipient domains publish in their _smtp._tls TXT record (https: by POST, the "
+		 "server certificate checked against tls_ca_file, retried up to 5 times)." },
 	{ .name = "tlsrpt_interval", .scope = SCOPE_GLOBAL, .type = T_DURATION, .def = "1d",
 	  .min = 1, .max = 7 * DAY, .reloadable = 1, .issue = "B", GI(tlsrpt_interval),
 	  .doc = "Length of one TLS report period; periods are aligned to multiples of it since "
@@ -317,9 +357,12 @@ const struct setting config_settings[] = {
 		 "TLS when offered, else or after a failed handshake plaintext), encrypt (TLS 1.2 "
 		 "or later required, certificate not checked; failure defers with 4.7.5) or dane "
 		 "(RFC 7672: MX hosts with DNSSEC-validated TLSA records must present a matching "
-		 "certificate, else delivery defers; without secure TLSA records as may). With may "
-		 "and encrypt, a recipient domain's MTA-STS policy (RFC 8461) in enforce mode "
-		 "restricts the MX hosts and requires a certificate valid for them (tls_ca_file)." },
+		 "certificate, else delivery defers; without secure TLSA records the recipient "
+		 "domain's MTA-STS policy if it has one, else as may). With may, encrypt and dane "
+		 "(for MX hosts without DANE), a recipient domain's MTA-STS policy (RFC 8461) in "
+		 "enforce mode restricts the MX hosts and requires a certificate valid for them "
+		 "(tls_ca_file). TLS reports (tlsrpt) are sent opportunistically whatever this "
+		 "policy (RFC 8460 section 5.3)." },
 	{ .name = "header_rewrite", .scope = SCOPE_DOMAIN, .type = T_HEADER_RULES, .def = "",
 	  .reloadable = 1, .issue = "B",
 	  .off = D(header_rewrite, struct mg_header_rule *), .off2 = D(n_header_rewrite, size_t),
@@ -352,7 +395,9 @@ const struct setting config_settings[] = {
 	  .reloadable = 1, .issue = "C", .off = D(disable_layers, unsigned), .choices = layer_names,
 	  .flags = SET_EMPTY_OK,
 	  .doc = "Detection layers not applied to the domain's inbound mail, any of: rbl, "
-		 "phishing, suspicious_tld, bayes, neural, greylist, spf, dkim, dmarc." },
+		 "phishing, suspicious_tld, bayes, neural, greylist, spf, dkim, dmarc, uribl, "
+		 "attachments, mime (the structural content symbols: MIME_*, HTML_*, DATE_*, "
+		 "MSGID_*)." },
 };
 
 const size_t config_n_settings = sizeof(config_settings) / sizeof(config_settings[0]);
@@ -370,5 +415,5 @@ int
 config_setting_in_effect(const struct setting *s)
 {
 	/* Issues whose settings the daemon applies today. */
-	return strchr("ABCE", s->issue[0]) != NULL && s->issue[1] == '\0';
+	return strchr("ABCDE", s->issue[0]) != NULL && s->issue[1] == '\0';
 }

@@ -36,6 +36,9 @@ enum setting_type {
 	T_RBL,		/* "ZONE SCORE [CODE,...]"; struct mg_rbl * at off, size_t at off2 */
 	T_SCORE,	/* "SYMBOL SCORE"; struct mg_score * at off, size_t at off2 */
 	T_HELO_MAP,	/* "IP NAME"; struct mg_helo_map * at off, size_t at off2 (issue B) */
+	T_FEEDS,	/* one path or http(s) URL a line (issue D); char ** at off, size_t at off2 */
+	T_TLD_SCORES,	/* "TLD SCORE[, ...]" (issue D); struct mg_score * at off, size_t at off2 */
+	T_DOMAIN_LIST,	/* list of domain names (issue D); char ** at off, size_t count at off2 */
 	T_COUNT_
 };
 

@@ -1287,6 +1287,134 @@ expected_helo_map(const struct setting *s, struct buf *out)
 
 /* ---- dispatch ---- */
 
+/* ---- issue D (URL layers): T_FEEDS, T_TLD_SCORES, T_DOMAIN_LIST ---- */
+
+/* T_FEEDS: one feed source per line (a path or an http(s) URL), each line appends. */
+static int
+parse_feeds(const struct setting *s, const char *v, void *obj, struct value_error *e)
+{
+	char ***f = FIELD(obj, s->off, char **);
+	size_t *n = FIELD(obj, s->off2, size_t);
+	size_t len = strlen(v);
+
+	if (len == 0)
+		return 0;
+	if (len > 1024 || strcspn(v, " \t") != len) {
+		set_bad(e, v, len, "one path or http(s) URL without spaces");
+		return -1;
+	}
+	if (strstr(v, "://") != NULL && strncasecmp(v, "http://", 7) != 0 &&
+	    strncasecmp(v, "https://", 8) != 0) {
+		set_bad(e, v, len, "only http:// and https:// URLs can be fetched");
+		return -1;
+	}
+	*f = xreallocarray(*f, *n + 1, sizeof(**f));
+	(*f)[(*n)++] = xstrdup(v);
+	return 0;
+}
+
+static void
+format_feeds(const struct setting *s, const void *obj, struct buf *out)
+{
+	char *const *v = *CFIELD(obj, s->off, char **);
+	size_t n = *CFIELD(obj, s->off2, size_t);
+
+	for (size_t i = 0; i < n; i++)
+		buf_printf(out, "%s%s", i ? "\n" : "", v[i]);
+}
+
+/* T_TLD_SCORES: "TLD SCORE[, TLD SCORE...]"; each line appends; stored as struct mg_score
+ * with the TLD (lower case, without dot) as name. */
+static int
+tld_score_item(char *item, const char *v, struct mg_score **f, size_t *n, struct value_error *e)
+{
+	char *fields[3];
+	const char *why;
+	double x;
+	int nf = str_split(item, " \t", fields, 3);
+
+	if (nf != 2) {
+		set_bad(e, v, strlen(v), "expected TLD SCORE");
+		return -1;
+	}
+	if (*fields[0] == '.')
+		fields[0]++;
+	if (!config_is_domain_name(fields[0], strlen(fields[0])) || strchr(fields[0], '.')) {
+		set_bad(e, v, strlen(v), "a top-level domain such as zip or xn--p1ai");
+		return -1;
+	}
+	if (strnum_double(fields[1], -1000, 1000, &x, &why) < 0) {
+		set_bad(e, v, strlen(v), "a score from -1000 to 1000");
+		return -1;
+	}
+	*f = xreallocarray(*f, *n + 1, sizeof(**f));
+	(*f)[*n].name = str_lower(xstrdup(fields[0]));
+	(*f)[(*n)++].value = x;
+	return 0;
+}
+
+static int
+parse_tld_scores(const struct setting *s, const char *v, void *obj, struct value_error *e)
+{
+	struct mg_score **f = FIELD(obj, s->off, struct mg_score *);
+	size_t *n = FIELD(obj, s->off2, size_t);
+	char tmp[4096], *items[128];
+	int ni;
+
+	if (*v == '\0')
+		return 0;
+	if (str_lcpy(tmp, v, sizeof(tmp)) >= sizeof(tmp) ||
+	    (ni = str_split(tmp, ",", items, 128)) < 1 || ni >= 128) {
+		set_bad(e, v, strlen(v), "at most 127 comma-separated TLD SCORE pairs");
+		return -1;
+	}
+	for (int i = 0, n0 = (int)*n; i < ni; i++)
+		if (tld_score_item(items[i], v, f, n, e) < 0) {
+			while (*n > (size_t)n0)		/* obj unchanged on error */
+				xfree((*f)[--*n].name);
+			return -1;
+		}
+	return 0;
+}
+
+static void
+format_tld_scores(const struct setting *s, const void *obj, struct buf *out)
+{
+	const struct mg_score *r = *CFIELD(obj, s->off, struct mg_score *);
+	size_t n = *CFIELD(obj, s->off2, size_t);
+
+	for (size_t i = 0; i < n; i++)
+		buf_printf(out, "%s%s %.15g", i ? "\n" : "", r[i].name, r[i].value);
+}
+
+static int
+domain_item(struct slice it, void *arg, struct value_error *e)
+{
+	struct strlist *l = arg;
+
+	if (!config_is_domain_name(it.p, it.len)) {
+		set_bad(e, it.p, it.len, NULL);
+		return -1;
+	}
+	l->v = xreallocarray(l->v, l->n + 1, sizeof(*l->v));
+	l->v[l->n++] = str_lower(xstrndup(it.p, it.len));
+	return 0;
+}
+
+static int
+parse_domain_list(const struct setting *s, const char *v, void *obj, struct value_error *e)
+{
+	return parse_strlist(s, v, obj, e, domain_item);
+}
+
+static void
+expected_issue_d(const struct setting *s, struct buf *out)
+{
+	buf_append_str(out, s->type == T_FEEDS ? "a feed file path or an http(s) URL" :
+	    s->type == T_TLD_SCORES ? "TLD SCORE[, TLD SCORE...] (e.g. zip 1.5, top 1)" :
+	    "a list of domain names");
+}
+
 static const struct type_ops type_ops[T_COUNT_] = {
 	[T_STRING] = { "text", 0, parse_string, format_string, free_string, expected_string },
 	[T_HOSTNAME] = { "host name", 1, parse_hostname, format_string, free_string,
@@ -1319,6 +1447,11 @@ static const struct type_ops type_ops[T_COUNT_] = {
 	[T_SCORE] = { "score", 0, parse_score, format_score, free_score, expected_score },
 	[T_HELO_MAP] = { "address and name", 0, parse_helo_map, format_helo_map, free_helo_map,
 		expected_helo_map },
+	[T_FEEDS] = { "feed source", 0, parse_feeds, format_feeds, free_strlist, expected_issue_d },
+	[T_TLD_SCORES] = { "TLD scores", 0, parse_tld_scores, format_tld_scores, free_score,
+		expected_issue_d },
+	[T_DOMAIN_LIST] = { "list of domains", 1, parse_domain_list, format_strlist, free_strlist,
+		expected_issue_d },
 };
 
 int

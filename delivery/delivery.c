@@ -71,6 +71,7 @@ dest_hash(const char *key)
  * senders that are not protected domains, e.g. bounces) use opportunistic TLS and no binding. */
 struct jpolicy {
 	int outbound;
+	int report;		/* a TLS-RPT report message: no TLS policy enforced (RFC 8460 §5.3) */
 	enum mg_tls_policy tls;
 	char *const *ips;	/* borrowed from role.cfg */
 	size_t n_ips;
@@ -87,6 +88,13 @@ job_policy(const struct djob *j, int mx, struct jpolicy *p)
 		return;
 	p->outbound = 1;
 	p->tls = MG_TLS_MAY;
+	if (j->env.is_tlsrpt) {
+		/* RFC 8460 §5.3: a report is sent even if the recipient's policy would fail, and
+		 * such sessions are not counted: opportunistic TLS, no MTA-STS, no DANE, no
+		 * TLS-RPT record (policy.c, sts.c) */
+		p->report = 1;
+		return;
+	}
 	if ((at = strrchr(j->env.sender, '@')) == NULL ||
 	    (sd = config_domain_find(role.cfg, at + 1)) == NULL)
 		return;
@@ -107,7 +115,8 @@ dest_get(const char *host, int port, int mx, const struct jpolicy *p)
 
 	o = (size_t)snprintf(key, sizeof(key), "%s:%d:%d", host, port, mx);
 	if (p->outbound) {
-		o += (size_t)snprintf(key + o, sizeof(key) - o, ":out:%d:", (int)p->tls);
+		o += (size_t)snprintf(key + o, sizeof(key) - o, ":out:%d%s:", (int)p->tls,
+		    p->report ? ":rpt" : "");
 		for (size_t i = 0; i < p->n_ips && o < sizeof(key); i++)
 			o += (size_t)snprintf(key + o, sizeof(key) - o, "%s%s", i ? "," : "",
 			    p->ips[i]);
@@ -122,6 +131,7 @@ dest_get(const char *host, int port, int mx, const struct jpolicy *p)
 	d->port = port;
 	d->mx = mx;
 	d->outbound = p->outbound;
+	d->tlsrpt_msg = p->report;
 	d->tls_policy = p->tls;
 	if (p->n_ips > 0) {
 		d->src_ips = xcalloc(p->n_ips, sizeof(*d->src_ips));
@@ -281,7 +291,10 @@ delivery_mx_name(const struct dest *d, int i)
 static int
 dest_skip_disallowed(struct dest *d)
 {
-	while (d->cur_addr < d->n_addrs && !sts_mx_allowed(d, delivery_mx_name(d, d->cur_addr)))
+	/* hosts under DANE are judged by their TLSA records, not by the MX patterns (RFC 8461
+	 * §2: DANE takes precedence) */
+	while (d->cur_addr < d->n_addrs && !policy_dane_applies(d, d->cur_addr) &&
+	    !sts_mx_allowed(d, delivery_mx_name(d, d->cur_addr)))
 		d->cur_addr++;
 	if (d->cur_addr < d->n_addrs)
 		return 0;
@@ -301,6 +314,13 @@ delivery_send_queue(uint16_t type, struct ipc_out *o)
 {
 	if (dv.queue)
 		ipc_send(dv.queue, type, 0, -1, o);
+}
+
+void
+delivery_reply_queue(uint16_t type, uint32_t id, struct ipc_out *o)
+{
+	if (dv.queue)
+		ipc_send(dv.queue, type, id, -1, o);
 }
 
 void
@@ -539,14 +559,41 @@ handle_deliver(struct ipc_msg *m)
 	dest_pump(d);
 }
 
+/* IPC_TLSRPT_POST: a TLS-RPT report for an https: rua (RFC 8460 §5.4), POSTed by sts.c. */
+static void
+handle_post(struct ipc_msg *m)
+{
+	char *url = ipc_get_str(m);
+	size_t len = 0;
+	const void *body = ipc_get_bytes(m, &len);
+
+	if (url == NULL || strlen(url) > IPC_TLSRPT_URL_MAX || len == 0 || len > IPC_TLSRPT_POST_MAX)
+		panic("delivery: malformed report POST from queue");
+	sts_report_post(m->id, url, body, len);
+	ipc_msg_end(m);
+	xfree(url);
+}
+
+/* What the queue may send us: one handler per message type. */
+static const struct {
+	uint16_t type;
+	void (*handler)(struct ipc_msg *m);
+} queue_table[] = {
+	{ IPC_DELIVER, handle_deliver },
+	{ IPC_TLSRPT_POST, handle_post },
+};
+
 static void
 queue_msg(struct ipc_chan *chan, struct ipc_msg *m, void *arg)
 {
 	(void)chan;
 	(void)arg;
-	if (m->type != IPC_DELIVER)
-		panic("delivery: unexpected message type %u from queue", m->type);
-	handle_deliver(m);
+	for (size_t i = 0; i < sizeof(queue_table) / sizeof(queue_table[0]); i++)
+		if (queue_table[i].type == m->type) {
+			queue_table[i].handler(m);
+			return;
+		}
+	panic("delivery: unexpected message type %u from queue", m->type);
 }
 
 static void

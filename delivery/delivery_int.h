@@ -83,6 +83,8 @@ struct dest {
 	int mx_secure;		/* the MX RRset (or its denial) was DNSSEC-validated */
 	/* policy parameters shared by every job of this destination (part of the key) */
 	int outbound;		/* MX delivery of outbound mail: the sender domain's settings apply */
+	int tlsrpt_msg;		/* carries TLS-RPT reports (envelope tlsrpt): opportunistic TLS, no
+				 * policy, no TLS-RPT results (RFC 8460 §5.3) */
 	enum mg_tls_policy tls_policy;	/* of the sender domain (outbound only) */
 	char **src_ips;		/* local addresses to bind (outbound_ips), may be empty */
 	size_t n_src;
@@ -178,6 +180,10 @@ int policy_tlsa_usable(unsigned usage, unsigned selector, unsigned mtype, size_t
 /* Enables DANE on ssl for base (the MX host) with the n records t (DANE-EE without name
  * checks). Returns 0, or -1 if none could be added. */
 int policy_dane_setup(SSL *ssl, const char *base, const struct dtlsa *t, int n);
+/* 1 when DANE (RFC 7672) governs connections of d to address index i: tls_policy dane, a
+ * secure MX RRset, secure addresses and a secure TLSA RRset (usable or not); then MTA-STS
+ * does not apply to that host (RFC 8461 §2). */
+int policy_dane_applies(const struct dest *d, int i);
 /* The TLS requirement for a connection of d to address index i. */
 enum tls_req policy_tls_req(const struct dest *d, int i);
 /* Prepares the SSL of c (after evconn_start_tls) for its requirement: DANE TLSA records, host
@@ -200,6 +206,8 @@ void policy_tlsrpt(struct client *c, int success, const char *type, const char *
 const char *delivery_mx_name(const struct dest *d, int i);
 /* Sends a message to the queue role (TLS-RPT results). */
 void delivery_send_queue(uint16_t type, struct ipc_out *o);
+/* Sends an answer with request id to the queue role (TLS-RPT report POST results). */
+void delivery_reply_queue(uint16_t type, uint32_t id, struct ipc_out *o);
 /* "192.0.2.1" / "2001:db8::1" of a socket address. */
 void delivery_addr_text(const struct sockaddr_storage *ss, char *out, size_t size);
 /* The local address of c's connection ("" if unknown). */

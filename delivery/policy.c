@@ -22,6 +22,16 @@
 #include "lib/log.h"
 #include "lib/str.h"
 
+int
+policy_dane_applies(const struct dest *d, int i)
+{
+	int mx = i >= 0 && i < d->n_addrs ? d->addr_mx[i] : -1;
+
+	return d->outbound && !d->tlsrpt_msg && d->tls_policy == MG_TLS_DANE && mx >= 0 &&
+	    d->mx_secure && !d->mxh[mx].insecure_addr &&
+	    (d->mxh[mx].tlsa_state == MXT_USABLE || d->mxh[mx].tlsa_state == MXT_UNUSABLE);
+}
+
 enum tls_req
 policy_tls_req(const struct dest *d, int i)
 {
@@ -29,19 +39,21 @@ policy_tls_req(const struct dest *d, int i)
 
 	if (!d->outbound)
 		return TREQ_LEGACY;
+	if (d->tlsrpt_msg)
+		return TREQ_MAY;	/* RFC 8460 §5.3: reports go out whatever the policy */
 	switch (d->tls_policy) {
 	case MG_TLS_NONE:
 		return TREQ_NONE;
 	case MG_TLS_DANE:
 		/* RFC 7672 §2.2: DANE applies when the MX RRset, the host's addresses and its TLSA
-		 * RRset are all secure; otherwise opportunistic TLS */
-		if (mx >= 0 && d->mx_secure && !d->mxh[mx].insecure_addr) {
+		 * RRset are all secure; otherwise the destination's MTA-STS policy if it publishes
+		 * one (RFC 8461 §2: DANE takes precedence where present), else opportunistic TLS */
+		if (policy_dane_applies(d, i)) {
 			if (d->mxh[mx].tlsa_state == MXT_USABLE)
 				return TREQ_DANE;
-			if (d->mxh[mx].tlsa_state == MXT_UNUSABLE)
-				return TREQ_ENCRYPT;
+			return TREQ_ENCRYPT;
 		}
-		return TREQ_MAY;
+		return sts_enforced(d) ? TREQ_VERIFY : TREQ_MAY;
 	case MG_TLS_ENCRYPT:
 		return sts_enforced(d) ? TREQ_VERIFY : TREQ_ENCRYPT;
 	case MG_TLS_MAY:
@@ -250,11 +262,11 @@ policy_tlsrpt(struct client *c, int success, const char *type, const char *reaso
 	const char *ptype = "no-policy-found", *pstr = "";
 	char raddr[64] = "", laddr[64] = "";
 
-	if (!d->outbound || c->tls_reported || c->treq == TREQ_NONE || c->treq == TREQ_LEGACY)
-		return;
+	if (!d->outbound || d->tlsrpt_msg || c->tls_reported || c->treq == TREQ_NONE ||
+	    c->treq == TREQ_LEGACY)
+		return;	/* report messages are not counted in reports (RFC 8460 §5.3) */
 	c->tls_reported = 1;
-	if (c->treq == TREQ_DANE || (mx >= 0 && d->mxh[mx].tlsa_state == MXT_UNUSABLE &&
-	    d->tls_policy == MG_TLS_DANE)) {
+	if (mx >= 0 && policy_dane_applies(d, c->addr_idx)) {
 		ptype = "tlsa";
 		pstr = d->mxh[mx].tlsa_text;
 	} else if (sts_policy_text(d) != NULL) {

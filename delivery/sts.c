@@ -8,7 +8,10 @@
  * parser is mta_sts.c. Policies are cached in memory by domain with their id and max_age
  * (§5.1): the cache does not survive a restart (the policy is fetched again then). A domain's
  * TXT record is checked again after STS_RECHECK seconds; a failed refresh keeps the cached
- * policy until it expires (§5.1). Main thread except fetch_thread(). */
+ * policy until it expires (§5.1). The same worker POSTs TLS-RPT reports to https: rua URIs
+ * (RFC 8460 §5.4, sts_report_post): host resolved by our resolver and pinned, certificate
+ * verified the same way, no redirects, 30 s, the answer's body capped at 64 KiB and dropped.
+ * Main thread except fetch_thread(). */
 #include "delivery/sts.h"
 
 #include <arpa/inet.h>
@@ -21,6 +24,7 @@
 #include <unistd.h>
 
 #include "common/dns.h"
+#include "common/ipc_msg.h"
 #include "common/role.h"
 #include "config/config.h"
 #include "delivery/delivery_int.h"
@@ -55,8 +59,14 @@ struct sts_ref {
 };
 
 struct fetch {
-	struct sts_ref *e;		/* loop thread only */
-	char url[400], resolve[400];
+	struct sts_ref *e;		/* loop thread only; NULL for a report POST */
+	char url[600], resolve[400];
+	/* a TLS-RPT report POST (RFC 8460 §5.4): request id, gzipped JSON, HTTP status */
+	int post;
+	uint32_t post_id;
+	char *post_body;
+	size_t post_len;
+	long code;
 	char *body;
 	size_t len;
 	int ok;
@@ -152,7 +162,7 @@ static void
 fetch_run(struct fetch *f)
 {
 	CURL *c = curl_easy_init();
-	struct curl_slist *res = NULL;
+	struct curl_slist *res = NULL, *hdrs = NULL;
 	struct curl_blob blob;
 	struct body b = { NULL, 0, 0 };
 	char errbuf[CURL_ERROR_SIZE] = "";
@@ -164,9 +174,18 @@ fetch_run(struct fetch *f)
 		snprintf(f->err, sizeof(f->err), "curl_easy_init failed");
 		return;
 	}
-	res = curl_slist_append(NULL, f->resolve);
+	if (f->resolve[0] != '\0') {
+		res = curl_slist_append(NULL, f->resolve);
+		curl_easy_setopt(c, CURLOPT_RESOLVE, res);
+	}
 	curl_easy_setopt(c, CURLOPT_URL, f->url);
-	curl_easy_setopt(c, CURLOPT_RESOLVE, res);
+	if (f->post) {
+		hdrs = curl_slist_append(NULL, "Content-Type: application/tlsrpt+gzip");
+		hdrs = curl_slist_append(hdrs, "Expect:");	/* no 100-continue round trip */
+		curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, f->post_body);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)f->post_len);
+	}
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https");
 	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);	/* §3.3: no redirects */
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
@@ -179,7 +198,7 @@ fetch_run(struct fetch *f)
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, body_write);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
 	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
-	curl_easy_setopt(c, CURLOPT_USERAGENT, "MailGuard MTA-STS");
+	curl_easy_setopt(c, CURLOPT_USERAGENT, f->post ? "MailGuard TLS-RPT" : "MailGuard MTA-STS");
 	pthread_mutex_lock(&st.mu);
 	if (st.ca != NULL) {
 		blob.data = st.ca;
@@ -192,7 +211,10 @@ fetch_run(struct fetch *f)
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
 	curl_easy_getinfo(c, CURLINFO_CONTENT_TYPE, &ctype);
 	f->webpki = rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CACERT_BADFILE;
-	if (rc != CURLE_OK)
+	f->code = code;
+	if (f->post && rc == CURLE_OK && b.over == 0)
+		f->ok = 1;	/* post_done() judges the status */
+	else if (rc != CURLE_OK)
 		snprintf(f->err, sizeof(f->err), "%s", b.over ? "policy larger than 64 KiB" :
 		    errbuf[0] ? errbuf : curl_easy_strerror(rc));
 	else if (code != 200)	/* §3.3: only 200 is valid; redirects are not followed */
@@ -208,6 +230,7 @@ fetch_run(struct fetch *f)
 	}
 	xfree(b.p);
 	curl_slist_free_all(res);
+	curl_slist_free_all(hdrs);
 	curl_easy_cleanup(c);
 }
 
@@ -282,6 +305,114 @@ entry_done(struct sts_ref *e, const struct sts_policy *pol, const char *why,
 	wake_waiters(e);
 }
 
+/* Answers the queue for a report POST and frees f: 0 accepted (2xx), 1 temporary (no answer,
+ * 408, 429, 5xx), 2 permanent (other statuses: we follow no redirects). */
+static void
+post_finish(struct fetch *f, uint32_t status, const char *detail)
+{
+	struct ipc_out o;
+
+	ipc_out_init(&o);
+	ipc_put_u32(&o, status);
+	ipc_put_str(&o, detail);
+	delivery_reply_queue(IPC_TLSRPT_POST_RESULT, f->post_id, &o);
+	ipc_out_free(&o);
+	xfree(f->post_body);
+	xfree(f);
+}
+
+static void
+post_done(struct fetch *f)
+{
+	char detail[800];
+	uint32_t status;
+
+	if (!f->ok) {
+		(void)str_fmt(detail, sizeof(detail), "POST to %s failed: %s", f->url, f->err);
+		status = 1;
+	} else {
+		(void)str_fmt(detail, sizeof(detail), "POST to %s: HTTP status %ld", f->url, f->code);
+		status = f->code >= 200 && f->code <= 299 ? 0 : f->code == 408 || f->code == 429 ||
+		    f->code >= 500 ? 1 : 2;
+	}
+	log_info("tlsrpt: %s", detail);
+	post_finish(f, status, detail);
+}
+
+static void
+fetch_queue(struct fetch *f)
+{
+	pthread_mutex_lock(&st.mu);
+	f->next = st.inbox;
+	st.inbox = f;
+	pthread_cond_signal(&st.cv);
+	pthread_mutex_unlock(&st.mu);
+}
+
+static void
+post_addr_cb(struct mg_dns_result *res, void *arg)
+{
+	struct fetch *f = arg;
+	char ip[64], detail[800];
+
+	if (res->status != MG_DNS_OK || res->n == 0) {
+		(void)str_fmt(detail, sizeof(detail), "POST to %s: host has no IPv4 address (%s)", f->url,
+		    mg_dns_status_name(res->status));
+		mg_dns_result_free(&res);
+		log_info("tlsrpt: %s", detail);
+		post_finish(f, 1, detail);
+		return;
+	}
+	inet_ntop(AF_INET, res->rr[0].u.a.addr, ip, sizeof(ip));
+	mg_dns_result_free(&res);
+	/* resolve holds "host:port:" already */
+	{
+		size_t o = strlen(f->resolve);
+
+		snprintf(f->resolve + o, sizeof(f->resolve) - o, "%s", ip);
+	}
+	fetch_queue(f);
+}
+
+void
+sts_report_post(uint32_t id, const char *url, const void *body, size_t len)
+{
+	struct fetch *f = xcalloc(1, sizeof(*f));
+	CURLU *u = NULL;
+	char *scheme = NULL, *host = NULL, *port = NULL;
+	unsigned char a[16];
+
+	f->post = 1;
+	f->post_id = id;
+	str_lcpy(f->url, url, sizeof(f->url));
+	f->post_body = xmalloc(len > 0 ? len : 1);
+	memcpy(f->post_body, body, len);
+	f->post_len = len;
+	if (!st.started || delivery_dns() == NULL) {
+		post_finish(f, 1, "https: submission unavailable (no HTTP worker or resolver)");
+		return;
+	}
+	if ((u = curl_url()) == NULL || curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+	    strcmp(scheme, "https") != 0 || curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) != CURLUE_OK) {
+		post_finish(f, 2, "malformed https: rua URI");
+		goto done;
+	}
+	if (host[0] == '[' || inet_pton(AF_INET, host, a) == 1) {
+		fetch_queue(f);	/* an address literal: nothing to resolve */
+		goto done;
+	}
+	snprintf(f->resolve, sizeof(f->resolve), "%s:%s:", host, port);
+	(void)mg_dns_query(delivery_dns(), host, 1 /* A */, mg_dns_now_ms() + STS_DNS_DEADLINE_MS,
+	    post_addr_cb, f);
+done:
+	curl_free(scheme);
+	curl_free(host);
+	curl_free(port);
+	curl_url_cleanup(u);
+}
+
 static void
 fetch_done_cb(struct ev_loop *loop, ev_async *w, int revents)
 {
@@ -301,8 +432,13 @@ fetch_done_cb(struct ev_loop *loop, ev_async *w, int revents)
 		char why[800];
 
 		list = f->next;
+		if (f->post) {
+			post_done(f);
+			continue;
+		}
 		if (!f->ok) {
-			snprintf(why, sizeof(why), "policy fetch from %s failed: %s", f->url, f->err);
+			(void)str_fmt(why, sizeof(why), "policy fetch from %s failed: %s", f->url,
+			    f->err);
 			entry_done(f->e, NULL, why, f->webpki ? "sts-webpki-invalid" :
 			    "sts-policy-fetch-error");
 		} else if (sts_policy_parse((struct slice){ f->body, f->len }, &pol, &err) < 0) {
@@ -344,11 +480,7 @@ addr_cb(struct mg_dns_result *res, void *arg)
 		snprintf(f->url, sizeof(f->url), "https://mta-sts.%s:%d/.well-known/mta-sts.txt",
 		    e->domain, port);
 	snprintf(f->resolve, sizeof(f->resolve), "mta-sts.%s:%d:%s", e->domain, port, ip);
-	pthread_mutex_lock(&st.mu);
-	f->next = st.inbox;
-	st.inbox = f;
-	pthread_cond_signal(&st.cv);
-	pthread_mutex_unlock(&st.mu);
+	fetch_queue(f);
 }
 
 static void
@@ -422,8 +554,10 @@ sts_prepare(struct dest *d)
 	struct sts_ref *e;
 	char name[300];
 
-	if (!d->outbound || !st.started || delivery_dns() == NULL ||
-	    (d->tls_policy != MG_TLS_MAY && d->tls_policy != MG_TLS_ENCRYPT))
+	/* dane domains use MTA-STS for MX hosts without DANE (RFC 8461 §2, policy.c); report
+	 * messages use no policy (RFC 8460 §5.3) */
+	if (!d->outbound || d->tlsrpt_msg || !st.started || delivery_dns() == NULL ||
+	    d->tls_policy == MG_TLS_NONE)
 		return 0;
 	e = d->sts = entry_get(d->host);
 	if (e->state == STS_READY && ev_now(role.loop) - e->checked < STS_RECHECK)

@@ -5,6 +5,7 @@
  * 64 KiB, timeouts), an in-memory cache by policy id and max_age, and the questions delivery
  * asks of a destination's policy. Main thread only, except the fetch worker inside sts.c. */
 #include <stddef.h>
+#include <stdint.h>
 
 struct dest;
 
@@ -31,5 +32,10 @@ int sts_mx_allowed(const struct dest *d, const char *mxhost);
 /* The last MTA-STS discovery or fetch failure of d's recipient domain not yet reported:
  * 1 with its RFC 8460 result type (static) and reason, once; else 0. */
 int sts_take_failure(const struct dest *d, const char **type_r, char *reason, size_t size);
+
+/* POSTs a gzipped TLS-RPT report to an https: URI (RFC 8460 §5.4) on the fetch worker and
+ * answers the queue with IPC_TLSRPT_POST_RESULT for id (also on every failure). body is
+ * copied. */
+void sts_report_post(uint32_t id, const char *url, const void *body, size_t len);
 
 #endif

@@ -544,6 +544,16 @@ smtpd_closed(struct ipc_chan *chan, void *arg)
 	sg.smtpd = NULL;
 }
 
+/* IPC_PEER_RESET: smtpd was restarted; signing is synchronous, so nothing is in flight. */
+static void
+signer_peer_reset(const char *peer, int fd)
+{
+	if (strcmp(peer, "smtpd") != 0)
+		panic("signer: IPC_PEER_RESET for unknown peer %s", peer);
+	ipc_chan_free(&sg.smtpd);
+	sg.smtpd = ipc_chan_new(role.loop, fd, "smtpd", smtpd_msg, smtpd_closed, NULL);
+}
+
 /* ---- control and life cycle ---- */
 
 static void
@@ -605,6 +615,7 @@ signer_main(void)
 {
 	role.on_reload = signer_reload;
 	role.on_sup_msg = sup_msg;
+	role.on_peer_reset = signer_peer_reset;
 	role_drop_privileges();
 	umask(077);
 	if (str_fmt(sg.root, sizeof(sg.root), "%s/dkim", role.cfg->state_dir) < 0)

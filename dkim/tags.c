@@ -7,6 +7,7 @@
 
 #include <string.h>
 #include <strings.h>
+#include "lib/str.h"
 
 /* FWS as it appears in a stored header value: WSP and the CR LF of folded lines. */
 static int
@@ -132,21 +133,6 @@ mg_dkim_tags_get(const struct mg_dkim_tags *t, const char *name)
 	return NULL;
 }
 
-static int
-b64_value(char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
 
 int
 mg_dkim_b64_decode(struct slice in, unsigned char *out, size_t out_max, size_t *len_r,
@@ -165,7 +151,7 @@ mg_dkim_b64_decode(struct slice in, unsigned char *out, size_t out_max, size_t *
 			nchars++;
 			continue;
 		}
-		if (pad > 0 || (v = b64_value(c)) < 0) {
+		if (pad > 0 || (v = str_base64_digit(c)) < 0) {
 			*error_r = pad > 0 ? "base64 data after padding" : "invalid base64 character";
 			return -1;
 		}

@@ -170,17 +170,6 @@ mg_dmarc_record_format(const struct mg_dmarc_result *res, const struct mg_dmarc_
 
 /* --- parsing --- */
 
-static int
-unhex(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
 
 /* Decodes v into dst (size), rejecting NUL, stray '%', and anything that does not fit. */
 static int
@@ -196,7 +185,7 @@ dec(struct slice v, char *dst, size_t size)
 
 			if (i + 2 >= v.len)
 				return -1;
-			if ((hi = unhex(v.p[i + 1])) < 0 || (lo = unhex(v.p[i + 2])) < 0)
+			if ((hi = str_hex_digit(v.p[i + 1])) < 0 || (lo = str_hex_digit(v.p[i + 2])) < 0)
 				return -1;
 			c = hi * 16 + lo;
 			i += 2;

@@ -7,6 +7,7 @@
  * dkim/ and dmarc/; all DNS waits share the message's deadline (filter_timeout). */
 #include <arpa/inet.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -15,6 +16,7 @@
 #include "common/rfc5322.h"
 #include "dkim/dkim.h"
 #include "dmarc/dmarc.h"
+#include "filter/content.h"
 #include "filter/filter_int.h"
 #include "lib/log.h"
 #include "lib/str.h"
@@ -328,6 +330,46 @@ check_auth(struct check_job *j, struct filter_thread *t, unsigned disabled, stru
 	buf_free(&frag);
 }
 
+/* The content layers (filter/content.c) over the whole message: mapped read-only (or read, if
+ * the fd cannot be mapped), at most max_message_size octets (smtpd enforced it already). */
+static void
+check_content(struct check_job *j, unsigned disabled)
+{
+	const struct mg_config *cfg = j->g->cfg;
+	struct mg_dns_wait_ctx wctx = { .d = filter.dns, .deadline_ms = j->deadline_ms };
+	struct content_ctx c;
+	size_t len = j->size > 0 ? (size_t)j->size : 0, got = 0;
+	char *copy = NULL;
+	void *map = MAP_FAILED;
+	ssize_t r;
+
+	if (cfg->max_message_size > 0 && len > (size_t)cfg->max_message_size)
+		len = (size_t)cfg->max_message_size;
+	memset(&c, 0, sizeof(c));
+	c.cfg = cfg;
+	c.disabled = disabled;
+	c.dns.fn = mg_dns_lookup_fn_direct;
+	c.dns.ctx = &wctx;
+	c.score = &j->score;
+	if (len > 0)
+		map = mmap(NULL, len, PROT_READ, MAP_PRIVATE, j->fd, 0);
+	if (map != MAP_FAILED)
+		c.msg = map;
+	else if (len > 0) {
+		copy = xmalloc(len);
+		while (got < len && (r = pread(j->fd, copy + got, len - got, (off_t)got)) > 0)
+			got += (size_t)r;
+		c.msg = copy;
+		len = got;
+	} else
+		c.msg = "";
+	c.len = len;
+	content_check(&c);
+	if (map != MAP_FAILED)
+		munmap(map, len);
+	xfree(copy);
+}
+
 static void
 set_reply(struct check_job *j)
 {
@@ -467,6 +509,7 @@ check_job_run(struct workq_job *w, void *ctx)
 		}
 	}
 	check_auth(j, t, disabled, &hdr, &ar);
+	check_content(j, disabled);
 	j->action = filter_score_decide(&j->score, &th);
 	if (j->action == FILTER_GREYLIST)
 		greylist_step(j);

@@ -12,6 +12,7 @@
 
 #include "common/role.h"
 #include "dmarc/dmarc.h"
+#include "filter/content.h"
 #include "filter/filter_int.h"
 #include "lib/log.h"
 #include "lib/str.h"
@@ -162,6 +163,7 @@ filter_reload(struct mg_config *old)
 	}
 	filter_gen_unref(&filter.gen);
 	filter.gen = gen_new(cfg);
+	content_reload(cfg);
 	maint_arm(cfg);
 }
 
@@ -176,6 +178,7 @@ filter_shutdown(void)
 	/* finished and cancelled jobs are answered or dropped by their done callbacks; the
 	 * channel is closed below so nothing more is sent */
 	workq_free(&filter.wq);
+	content_fini();		/* after the pool: no worker reads the layers' snapshots now */
 	fsession_free_all();
 	mg_dns_free(&filter.dns);
 	if (filter.smtpd != NULL)
@@ -186,16 +189,30 @@ filter_shutdown(void)
 	role_exit(0);
 }
 
+/* smtpd went away: at an orderly stop the supervisor's IPC_SHUTDOWN follows; after a crash
+ * it restarts smtpd and sends IPC_PEER_RESET. The sessions were the old process's: dropped
+ * (results of checks still running find no session and are discarded). */
 static void
 smtpd_closed(struct ipc_chan *chan, void *arg)
 {
 	(void)arg;
-	ipc_chan_free(&chan);
-	filter.smtpd = NULL;
-	if (!filter.shutting_down) {
-		log_info("filter: smtpd channel closed; stopping");
-		filter_shutdown();
+	(void)chan;
+	ipc_chan_free(&filter.smtpd);
+	fsession_free_all();
+	if (!filter.shutting_down)
+		log_info("filter: smtpd channel closed; waiting for the supervisor");
+}
+
+static void
+filter_peer_reset(const char *peer, int fd)
+{
+	if (strcmp(peer, "smtpd") != 0)
+		panic("filter: IPC_PEER_RESET for unknown peer %s", peer);
+	if (filter.smtpd != NULL) {
+		ipc_chan_free(&filter.smtpd);
+		fsession_free_all();
 	}
+	filter.smtpd = ipc_chan_new(role.loop, fd, "smtpd", filter_smtpd_msg, smtpd_closed, NULL);
 }
 
 static void
@@ -234,14 +251,18 @@ int
 filter_main(void)
 {
 	struct mg_config *cfg;
+	const char *err;
 
 	role.on_reload = filter_reload;
 	role.on_shutdown = filter_shutdown;
+	role.on_peer_reset = filter_peer_reset;
 	role_drop_privileges();
 	if ((cfg = load_private_config()) == NULL)
 		fatal("filter: configuration in %s has errors", role.config_dir);
 	open_resolver(cfg);
 	open_state(cfg);
+	if (content_init(role.loop, cfg, filter.kv, &err) < 0)
+		fatal("filter: content layers: %s", err);
 	filter.gen = gen_new(cfg);
 	fsession_init();
 	filter.wq = workq_new(role.loop, cfg->filter_threads, (size_t)cfg->filter_queue_max,

@@ -38,6 +38,67 @@ static const struct {
 	{ "ALLOWLIST", -100.0 },
 	{ "BLOCKLIST", 100.0 },
 	{ "GREYLIST_ERROR", 0.0 },
+	/* issue D, learning layers (filter/bayes*.c, neural*.c): probability bands. Scores chosen
+	 * by 10-fold cross-validation on the training part of the SpamAssassin corpus (make eval,
+	 * doc/benchmarks.md; most spam detected with at most 0.3 % ham over spam_quarantine = 6):
+	 * either learner sure of spam about reaches spam_quarantine, the other one sure of ham
+	 * vetoes it */
+	{ "BAYES_SPAM_99", 6.0 },
+	{ "BAYES_SPAM_95", 5.5 },
+	{ "BAYES_SPAM_80", 5.5 },
+	{ "BAYES_HAM_80", -1.0 },
+	{ "BAYES_HAM_95", -2.0 },
+	{ "BAYES_HAM_99", -3.0 },
+	{ "NEURAL_SPAM_99", 5.5 },
+	{ "NEURAL_SPAM_90", 0.5 },
+	{ "NEURAL_HAM_90", -2.0 },
+	{ "NEURAL_HAM_99", -3.0 },
+	/* issue D, URL layers (filter/url_check.c); SUSPICIOUS_TLD_* and URIBL_* carry the
+	 * score of their suspicious_tld / uribl line */
+	{ "PHISH_URL", 10.0 },
+	{ "PHISH_ANCHOR_MISMATCH", 2.0 },
+	{ "URL_IP", 1.5 },
+	{ "URL_IP_OBFUSCATED", 2.5 },
+	{ "URL_USERINFO", 1.5 },
+	{ "URL_OBFUSCATED", 0.5 },
+	{ "URL_PUNYCODE", 0.5 },
+	{ "URL_SHORTENER", 0.5 },
+	{ "URL_LIMIT", 1.0 },
+	/* issue D, attachments (filter/attach.c) */
+	{ "ATTACH_DANGEROUS_EXT", 4.0 },
+	{ "ATTACH_DOUBLE_EXT", 5.0 },
+	{ "ATTACH_MACRO_DOC", 1.5 },
+	{ "ATTACH_TYPE_MISMATCH", 2.0 },
+	{ "ATTACH_EXEC_DISGUISED", 6.0 },
+	{ "ATTACH_ZIP_DANGEROUS", 5.0 },
+	{ "ATTACH_ZIP_ENCRYPTED", 2.0 },
+	{ "ATTACH_ZIP_NESTED", 1.0 },
+	{ "ATTACH_ZIP_BAD", 1.0 },
+	/* issue D, structural layer (filter/content.c, common/mime*.c): shapes that survive
+	 * vocabulary drift (DESIGN.md §5); each alone stays well below spam_quarantine. Chosen
+	 * from the hit rates on the SpamAssassin corpus (content-bench -s, doc/benchmarks.md):
+	 * symbols seen on >= 1 % of ham get <= 0.5; DATE_IN_PAST (as common in ham) is 0 and
+	 * only feeds the neural layer */
+	{ "MIME_LIMIT", 1.0 },
+	{ "MIME_BAD_BOUNDARY", 1.0 },
+	{ "MIME_BAD_ENCODING", 0.5 },
+	{ "MIME_BAD_CHARSET", 1.0 },
+	{ "MIME_BAD_HEADER", 0.5 },
+	{ "MIME_8BIT_HEADER", 0.5 },
+	{ "MIME_NO_VERSION", 0.5 },
+	{ "MIME_HTML_ONLY", 0.5 },
+	{ "MIME_IMAGE_ONLY", 2.0 },
+	{ "MIME_EMPTY_BODY", 1.0 },
+	{ "HTML_IMAGE_HEAVY", 0.5 },
+	{ "HTML_HIDDEN_TEXT", 1.5 },
+	{ "HTML_HIDDEN_TEXT_MANY", 2.5 },
+	{ "HTML_TEXT_RATIO_LOW", 0.5 },
+	{ "DATE_MISSING", 1.0 },
+	{ "DATE_INVALID", 1.5 },
+	{ "DATE_IN_FUTURE", 1.5 },
+	{ "DATE_IN_PAST", 0.0 },
+	{ "MSGID_MISSING", 0.5 },
+	{ "MSGID_INVALID", 1.5 },
 };
 
 double

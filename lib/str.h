@@ -15,5 +15,10 @@ int str_ct_equal(const void *a, const void *b, size_t n);
 /* Splits s in place on any of the characters in seps, skipping empty fields; stores up to max
  * pointers into fields_r and returns the count (fields beyond max are dropped and -1 returned). */
 int str_split(char *s, const char *seps, char **fields_r, int max);
+/* Value of a hexadecimal digit (either case), -1 for any other octet. */
+int str_hex_digit(unsigned char c);
+/* Value of a base64 alphabet character (RFC 4648 §4: A-Z a-z 0-9 + /), -1 for any other octet
+ * ('=' included: padding is the caller's business, as are whitespace and strictness). */
+int str_base64_digit(unsigned char c);
 
 #endif

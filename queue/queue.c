@@ -507,19 +507,38 @@ smtpd_msg(struct ipc_chan *chan, struct ipc_msg *msg, void *arg)
 
 static void queue_shutdown(void);
 
-/* A peer role's channel closes first at every orderly stop when that role got its SHUTDOWN
- * before we got ours; if the peer crashed, the supervisor names it and stops us. Either way
- * this is a shutdown, not an error of ours. */
+/* smtpd is gone (orderly stop, or a crash; the supervisor then restarts it and sends
+ * IPC_PEER_RESET, or stops us). Commits already received are made durable now, while no
+ * channel is open, so no answer meant for the old process reaches a new one; files handed out
+ * and never committed are dropped (their clients never got a 250). */
+static void
+smtpd_gone(void)
+{
+	size_t dropped = 0;
+
+	ipc_chan_free(&q.smtpd);
+	if (batch.n > 0)
+		commit_batch(role.loop, &commit_w, 0);
+	for (size_t h = 0; h < q.hash_size; h++)
+		for (struct qmsg *m = q.hash[h], *next; m != NULL; m = next) {
+			next = m->hnext;
+			if (m->receiving) {
+				queue_forget(m);
+				dropped++;
+			}
+		}
+	if (dropped > 0 && !q.shutting_down)
+		log_info("queue: %zu uncommitted message file(s) of the old smtpd dropped", dropped);
+}
+
 static void
 smtpd_closed(struct ipc_chan *chan, void *arg)
 {
 	(void)arg;
-	ipc_chan_free(&chan);
-	q.smtpd = NULL;
-	if (!q.shutting_down) {
-		log_info("queue: smtpd channel closed; stopping");
-		queue_shutdown();
-	}
+	(void)chan;
+	if (!q.shutting_down)
+		log_info("queue: smtpd channel closed; waiting for the supervisor");
+	smtpd_gone();
 }
 
 /* What delivery may send us: one handler per message type. */
@@ -529,6 +548,7 @@ static const struct {
 } delivery_table[] = {
 	{ IPC_DELIVER_RESULT, sched_delivery_result },
 	{ IPC_TLSRPT_RESULT, tlsrpt_handle_result },
+	{ IPC_TLSRPT_POST_RESULT, tlsrpt_post_result },
 };
 
 static void
@@ -544,16 +564,42 @@ delivery_msg(struct ipc_chan *chan, struct ipc_msg *msg, void *arg)
 	panic("queue: unexpected message type %u from delivery", msg->type);
 }
 
+/* delivery is gone: its jobs count as temporary failures (sched_delivery_lost) and are
+ * retried; the supervisor restarts it (IPC_PEER_RESET) or stops us. */
+static void
+delivery_gone(void)
+{
+	ipc_chan_free(&q.delivery);
+	sched_delivery_lost();
+	tlsrpt_post_lost();
+}
+
 static void
 delivery_closed(struct ipc_chan *chan, void *arg)
 {
 	(void)arg;
-	ipc_chan_free(&chan);
-	q.delivery = NULL;
-	sched_delivery_lost();
-	if (!q.shutting_down) {
-		log_info("queue: delivery channel closed; stopping");
-		queue_shutdown();
+	(void)chan;
+	if (!q.shutting_down)
+		log_info("queue: delivery channel closed; waiting for the supervisor");
+	delivery_gone();
+}
+
+/* IPC_PEER_RESET: the supervisor restarted smtpd or delivery; fd is the new channel. */
+static void
+queue_peer_reset(const char *peer, int fd)
+{
+	if (strcmp(peer, "smtpd") == 0) {
+		if (q.smtpd != NULL)
+			smtpd_gone();
+		q.smtpd = ipc_chan_new(role.loop, fd, "smtpd", smtpd_msg, smtpd_closed, NULL);
+	} else if (strcmp(peer, "delivery") == 0) {
+		if (q.delivery != NULL)
+			delivery_gone();
+		q.delivery = ipc_chan_new(role.loop, fd, "delivery", delivery_msg, delivery_closed,
+		    NULL);
+		sched_kick();
+	} else {
+		panic("queue: IPC_PEER_RESET for unknown peer %s", peer);
 	}
 }
 
@@ -908,6 +954,7 @@ queue_main(void)
 	role.on_shutdown = queue_shutdown;
 	role.on_reload = queue_reload;
 	role.on_sup_msg = sup_msg;
+	role.on_peer_reset = queue_peer_reset;
 	q.hash_size = 65536;
 	q.hash = xcalloc(q.hash_size, sizeof(*q.hash));
 	/* the spool belongs to the unprivileged user: drop before creating anything in it */

@@ -117,6 +117,13 @@ void tlsrpt_init(void);
 void tlsrpt_handle_result(struct ipc_msg *msg);
 void tlsrpt_reload(void);
 void tlsrpt_shutdown(void);
+/* tlsrpt_post.c: https: submission of reports through delivery (RFC 8460 §5.4). */
+void tlsrpt_post_init(void);
+void tlsrpt_post_enqueue(const char *url, const struct buf *gz, const char *domain);
+void tlsrpt_post_result(struct ipc_msg *msg);
+/* The delivery channel closed: posts in flight count as temporary failures. */
+void tlsrpt_post_lost(void);
+void tlsrpt_post_shutdown(void);
 /* `mailguardctl queue tlsrpt`: the current period's counts per policy domain. */
 void tlsrpt_describe(struct buf *out);
 

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/str.h"
 #include "lib/strnum.h"
 #include "lib/xalloc.h"
 
@@ -40,17 +41,6 @@ statefile_put(struct buf *out, const char *s)
 	return 0;
 }
 
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
 
 static int
 decode_field(const char *p, size_t n, char *dst, size_t *len_r, const char **error_r)
@@ -76,7 +66,7 @@ decode_field(const char *p, size_t n, char *dst, size_t *len_r, const char **err
 				*error_r = "truncated %XX escape";
 				return -1;
 			}
-			if ((h = hexval(p[i + 1])) < 0 || (l = hexval(p[i + 2])) < 0) {
+			if ((h = str_hex_digit(p[i + 1])) < 0 || (l = str_hex_digit(p[i + 2])) < 0) {
 				*error_r = "bad %XX escape";
 				return -1;
 			}

@@ -727,3 +727,75 @@ tlsrpt_rua_mailto(const char *rua, void (*fn)(const char *addr, void *arg), void
 	}
 	return n;
 }
+
+int
+tlsrpt_report_gzip(const struct tlsrpt_agg *a, const struct tlsrpt_domain *d,
+    const struct tlsrpt_meta *m, struct buf *out, const char **error_r)
+{
+	struct buf json;
+	char id[400];
+	int r = -1;
+
+	buf_init(&json, 32u * 1024 * 1024);
+	if (tlsrpt_report_json(a, d, m, &json, id, sizeof(id), error_r) < 0)
+		goto done;
+	if (gzip_buf(&json, out) < 0) {
+		*error_r = "gzip failed or report too large";
+		goto done;
+	}
+	r = 0;
+done:
+	buf_free(&json);
+	return r;
+}
+
+int
+tlsrpt_https_url_ok(const char *url, size_t len)
+{
+	static const char scheme[] = "https://";
+
+	if (len <= sizeof(scheme) - 1 || len > TLSRPT_URL_MAX ||
+	    strncasecmp(url, scheme, sizeof(scheme) - 1) != 0)
+		return 0;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)url[i];
+
+		/* RFC 3986 characters only: no spaces, controls, quotes, angle brackets, 8-bit */
+		if (c <= 0x20 || c >= 0x7f || c == '"' || c == '<' || c == '>' || c == '\\' ||
+		    c == '^' || c == '`' || c == '{' || c == '|' || c == '}')
+			return 0;
+	}
+	/* a host must follow the scheme */
+	return url[sizeof(scheme) - 1] != '/' && url[sizeof(scheme) - 1] != '?' &&
+	    url[sizeof(scheme) - 1] != '#';
+}
+
+size_t
+tlsrpt_rua_https(const char *rua, void (*fn)(const char *url, void *arg), void *arg)
+{
+	size_t n = 0;
+	const char *s = rua;
+
+	while (s != NULL && *s != '\0') {
+		const char *end = strchr(s, ',');
+		size_t len = end ? (size_t)(end - s) : strlen(s);
+		char url[TLSRPT_URL_MAX + 1];
+
+		while (len > 0 && (*s == ' ' || *s == '\t')) {
+			s++;
+			len--;
+		}
+		while (len > 0 && (s[len - 1] == ' ' || s[len - 1] == '\t'))
+			len--;
+		if (tlsrpt_https_url_ok(s, len)) {
+			memcpy(url, s, len);
+			url[len] = '\0';
+			fn(url, arg);
+			n++;
+		}
+		if (end == NULL)
+			break;
+		s = end + 1;
+	}
+	return n;
+}

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/ipc_msg.h"
 #include "common/limits.h"
 #include "lib/buf.h"
 
@@ -19,6 +20,8 @@
 #define TLSRPT_FAILURES_MAX 32		/* distinct failure details per policy; the rest counted */
 #define TLSRPT_POLICY_STRING_MAX 2048	/* the policy strings, '\n'-separated */
 #define TLSRPT_RUA_MAX 1024
+#define TLSRPT_URL_MAX IPC_TLSRPT_URL_MAX	/* an https: rua URI we POST to */
+#define TLSRPT_POST_MAX IPC_TLSRPT_POST_MAX	/* a gzipped JSON report sent by https: */
 #define TLSRPT_TEXT_MAX 256		/* result type, reason, addresses */
 #define TLSRPT_STATE_FILE_MAX (64u * 1024 * 1024)
 #define TLSRPT_COUNT_MAX 1000000000000ULL	/* counts saturate here */
@@ -103,5 +106,17 @@ int tlsrpt_report_message(const struct tlsrpt_agg *a, const struct tlsrpt_domain
  * addresses given to fn. */
 size_t tlsrpt_rua_mailto(const char *rua, void (*fn)(const char *addr, void *arg), void *arg,
     size_t *others_r);
+
+/* The §4.4 JSON report of one domain, gzipped (the body of an https: submission, RFC 8460
+ * §5.4), appended to out. 0 or -1 with *error_r (out's max reached). */
+int tlsrpt_report_gzip(const struct tlsrpt_agg *a, const struct tlsrpt_domain *d,
+    const struct tlsrpt_meta *m, struct buf *out, const char **error_r);
+/* 1 if url[0..len) is an https: URI we submit reports to: "https://" (any case), a host part,
+ * at most TLSRPT_URL_MAX octets, printable ASCII without spaces, quotes, angle brackets and
+ * the other characters RFC 3986 excludes. Pure; untrusted input. */
+int tlsrpt_https_url_ok(const char *url, size_t len);
+/* Calls fn for each https: URI of an rua value (comma-separated, blanks around items
+ * ignored) that passes tlsrpt_https_url_ok; returns how many. */
+size_t tlsrpt_rua_https(const char *rua, void (*fn)(const char *url, void *arg), void *arg);
 
 #endif

@@ -3,7 +3,10 @@
  * state_dir/tlsrpt.state (atomic writes, at most every TLSRPT_SAVE_DELAY seconds after a change
  * and at shutdown), and when the period ends sends each policy domain's report to the mailto:
  * addresses of its published rua, as a message made by the path DSNs use (queue_inject_begin,
- * queue_commit_local). https: rua URIs are logged and skipped (the queue role has no network).
+ * queue_commit_local); those messages carry the envelope flag tlsrpt, so that delivery sends
+ * them whatever the TLS policy and does not count their sessions (RFC 8460 §5.3). https: rua
+ * URIs get the gzipped JSON by POST through delivery (tlsrpt_post.c; the queue role has no
+ * network).
  * Queue role, main thread. Delivery's records are decoded strictly; their text is cut and
  * cleaned by tlsrpt.c; the state file is parsed with limits (it is fuzzed). */
 #include <errno.h>
@@ -110,12 +113,31 @@ send_one(const char *addr, void *arg)
 	env->arrival = c->meta.now;
 	env->size = (long long)msg.len;
 	env->body = ENV_BODY_7BIT;
+	env->is_tlsrpt = 1;	/* delivered despite TLS failures, not counted (RFC 8460 §5.3) */
 	envelope_add_rcpt(env, addr, NULL, 0);
 	log_info("%s tlsrpt report domain=%s period=%lld+%lld to=<%s> size=%zu", m->qid,
 	    c->d->domain, tr.agg.start, tr.agg.interval, addr, msg.len);
 	buf_free(&msg);
 	queue_commit_local(m, env);
 	c->sent++;
+}
+
+/* Queues the https: submission of the report to url (RFC 8460 §5.4). */
+static void
+post_one(const char *url, void *arg)
+{
+	struct send_ctx *c = arg;
+	struct buf gz;
+	const char *err = NULL;
+
+	buf_init(&gz, TLSRPT_POST_MAX);
+	if (tlsrpt_report_gzip(&tr.agg, c->d, &c->meta, &gz, &err) < 0)
+		log_err("tlsrpt: https: report for %s not built: %s", c->d->domain, err);
+	else {
+		tlsrpt_post_enqueue(url, &gz, c->d->domain);
+		c->sent++;
+	}
+	buf_free(&gz);
 }
 
 /* Sends the finished period's reports and starts the period that contains now. */
@@ -132,7 +154,7 @@ flush_period(long long now)
 		(void)str_fmt(from, sizeof(from), "postmaster@%s", cfg->hostname);
 	for (size_t i = 0; cfg->tlsrpt && i < tr.agg.n_dom; i++) {
 		struct send_ctx c = { .d = &tr.agg.dom[i] };
-		size_t others = 0;
+		size_t others = 0, https;
 
 		c.meta.org_name = cfg->tlsrpt_org_name && cfg->tlsrpt_org_name[0] ?
 		    cfg->tlsrpt_org_name : cfg->hostname;
@@ -141,9 +163,10 @@ flush_period(long long now)
 		c.meta.from = from;
 		c.meta.now = now;
 		tlsrpt_rua_mailto(c.d->rua, send_one, &c, &others);
-		if (others > 0)
-			log_info("tlsrpt: %s: %zu rua URI(s) other than mailto: skipped (https: "
-			    "reports are not supported)", c.d->domain, others);
+		https = tlsrpt_rua_https(c.d->rua, post_one, &c);
+		if (others > https)
+			log_info("tlsrpt: %s: %zu rua URI(s) neither mailto: nor https: (or malformed) "
+			    "skipped", c.d->domain, others - https);
 		if (c.sent == 0 && others == 0)
 			log_debug("tlsrpt: %s publishes no rua; no report", c.d->domain);
 		reports += c.sent;
@@ -265,6 +288,7 @@ tlsrpt_init(void)
 
 	ev_timer_init(&tr.period_w, period_timer, 0.0, 0.0);
 	ev_timer_init(&tr.save_w, save_timer, 0.0, 0.0);
+	tlsrpt_post_init();	/* before a flush below may queue https: reports */
 	str_fmt(tr.path, sizeof(tr.path), "%s/%s", role.cfg->state_dir, TLSRPT_STATE_FILE);
 	tlsrpt_agg_init(&tr.agg, period_start(now, role.cfg->tlsrpt_interval),
 	    role.cfg->tlsrpt_interval);
@@ -304,6 +328,7 @@ tlsrpt_shutdown(void)
 {
 	ev_timer_stop(role.loop, &tr.period_w);
 	ev_timer_stop(role.loop, &tr.save_w);
+	tlsrpt_post_shutdown();
 	if (tr.dirty)
 		tlsrpt_save();
 }

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "lib/str.h"
 #include "lib/xalloc.h"
 
 static int
@@ -69,21 +70,6 @@ sasl_auth_cmd_parse(struct slice arg, struct sasl_auth_cmd *cmd_r, const char **
 	return 0;
 }
 
-static int
-b64_val(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
 
 int
 sasl_base64_decode(struct slice in, unsigned char *out, size_t outsize, size_t *outlen_r)
@@ -105,7 +91,7 @@ sasl_base64_decode(struct slice in, unsigned char *out, size_t outsize, size_t *
 				pad++;
 				continue;
 			}
-			if (pad > 0 || (v[k] = b64_val(c)) < 0)
+			if (pad > 0 || (v[k] = str_base64_digit(c)) < 0)
 				return -1;	/* '=' in the middle, or a character outside the alphabet */
 		}
 		w = ((unsigned long)v[0] << 18) | ((unsigned long)v[1] << 12) |

@@ -484,9 +484,11 @@ session_data_end(struct session *s)
 	s->env.size = s->body_size;
 	s->env.arrival = (long long)time(NULL);
 	rw_envelope_sender(s);
-	/* Authenticated users' mail skips the inbound filter; outbound content checks are not
-	 * built yet (issue B part 2), so outbound and authenticated mail is committed as is. */
-	if (s->env.direction == ENV_INBOUND && s->auth_user == NULL) {
+	/* Mail from trusted clients (mynetworks, authenticated users) skips the inbound filter:
+	 * the filter would only answer "trusted client" (no round trip, no filter state for such
+	 * sessions: smtpd_filter_connect/mail/end send nothing for them). Outbound content checks
+	 * are not built yet, so outbound mail is committed as is (DKIM-signed first if due). */
+	if (s->env.direction == ENV_INBOUND && s->auth_user == NULL && !s->is_mynetwork) {
 		/* The filter gets its own read-only descriptor of the same file. */
 		char path[64];
 		int ro;

@@ -199,3 +199,12 @@ smtpd_signer_open(void)
 {
 	sgn.chan = ipc_chan_new(role.loop, ROLE_FD_PEER3, "signer", signer_msg, signer_closed, NULL);
 }
+
+void
+smtpd_signer_reset(int fd)
+{
+	signer_closed(NULL, NULL);	/* answers what still waits (no-op if already seen) */
+	ipc_chan_free(&sgn.chan);
+	sgn.chan = ipc_chan_new(role.loop, fd, "signer", signer_msg, signer_closed, NULL);
+	sgn.gone = 0;
+}

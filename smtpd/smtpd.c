@@ -5,6 +5,7 @@
  * lib/ipc's strict decoding. Limits: max_connections, max_connections_per_ip. */
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -402,7 +403,7 @@ smtpd_filter_connect(struct session *s)
 {
 	struct ipc_out o;
 
-	if (sd.filter_gone)
+	if (sd.filter_gone || s->is_mynetwork)	/* trusted: see session_data_end */
 		return;
 	ipc_out_init(&o);
 	ipc_put_str(&o, s->sid);
@@ -417,7 +418,7 @@ smtpd_filter_mail(struct session *s)
 {
 	struct ipc_out o;
 
-	if (sd.filter_gone)
+	if (sd.filter_gone || s->is_mynetwork)	/* trusted: see session_data_end */
 		return;
 	ipc_out_init(&o);
 	ipc_put_str(&o, s->sid);
@@ -432,7 +433,7 @@ smtpd_filter_end(struct session *s)
 {
 	struct ipc_out o;
 
-	if (sd.filter_gone)
+	if (sd.filter_gone || s->is_mynetwork)	/* trusted: see session_data_end */
 		return;
 	ipc_out_init(&o);
 	ipc_put_str(&o, s->sid);
@@ -507,6 +508,28 @@ filter_closed(struct ipc_chan *chan, void *arg)
 
 		if (s != NULL && s->state == SS_WAIT && s->wait == SW_FILTER)
 			session_on_filter_failed(s);
+	}
+}
+
+/* IPC_PEER_RESET: the supervisor restarted the filter or the signer; fd is the new channel.
+ * Whatever waited on the old process was answered 451 when it went away (filter_closed,
+ * signing.c); live sessions are announced to the new filter again (its state is per
+ * session: connect-time lookups and the mynetworks flag). */
+static void
+smtpd_peer_reset(const char *peer, int fd)
+{
+	if (strcmp(peer, "filter") == 0) {
+		filter_closed(NULL, NULL);	/* no-op if already seen */
+		ipc_chan_free(&sd.filter);
+		sd.filter = ipc_chan_new(role.loop, fd, "filter", filter_msg, filter_closed, NULL);
+		sd.filter_gone = 0;
+		for (uint32_t i = 0; i < sd.n_slots; i++)
+			if (sd.slots[i] != NULL)
+				smtpd_filter_connect(sd.slots[i]);
+	} else if (strcmp(peer, "signer") == 0) {
+		smtpd_signer_reset(fd);
+	} else {
+		panic("smtpd: IPC_PEER_RESET for unknown peer %s", peer);
 	}
 }
 
@@ -616,8 +639,13 @@ listener_kind_of(int index)
 int
 smtpd_main(void)
 {
+	/* AUTH hashes take argon2's ~19 MiB per verification on pool threads: a fixed mmap
+	 * threshold hands such blocks back to the kernel when freed instead of letting glibc's
+	 * dynamic threshold keep them in per-thread arenas for good. */
+	mallopt(M_MMAP_THRESHOLD, 256 * 1024);
 	role.on_shutdown = smtpd_shutdown;
 	role.on_reload = smtpd_reload;
+	role.on_peer_reset = smtpd_peer_reset;
 	smtpd_load_tls();
 	sd.queue = ipc_chan_new(role.loop, ROLE_FD_PEER1, "queue", queue_msg, queue_closed, NULL);
 	sd.filter = ipc_chan_new(role.loop, ROLE_FD_PEER2, "filter", filter_msg, filter_closed, NULL);

@@ -8,6 +8,7 @@ score; block list -> 550; allow list beats a high score; quarantine threshold ->
 greylisting -> 451 4.7.1 then accepted on the retry (greylist_delay = 0); a second recipient
 domain with other thresholds gets 452 4.5.3."""
 
+import email.utils
 import re
 
 import mgtest
@@ -53,6 +54,7 @@ def setup(domain_kw=None, config=None, lists=None, extra_domains=None):
 
 def message(mail_from="alice@sender.test", to=DOMAIN, subject="filter test"):
     return (f"From: Alice <{mail_from}>\r\nTo: user@{to}\r\nSubject: {subject}\r\n"
+            f"Date: {email.utils.formatdate()}\r\n"
             f"Message-ID: <{subject.replace(' ', '.')}@sender.test>\r\n\r\nHello.\r\n")
 
 

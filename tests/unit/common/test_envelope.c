@@ -37,6 +37,7 @@ env_diff(const struct envelope *a, const struct envelope *b)
 	if (!str_eq(a->envid, b->envid)) return "envid";
 	if (a->ret != b->ret) return "ret";
 	if (a->is_bounce != b->is_bounce) return "is_bounce";
+	if (a->is_tlsrpt != b->is_tlsrpt) return "is_tlsrpt";
 	if (a->attempts != b->attempts) return "attempts";
 	if (a->next_attempt != b->next_attempt) return "next_attempt";
 	if (a->n_rcpts != b->n_rcpts) return "n_rcpts";
@@ -525,6 +526,8 @@ static const struct parse_case parse_cases[] = {
 	  "sender alice@example.com\nheader X-A:%20b\n", "unknown key" },
 	{ "quarantine key in version 1", NULL, "sender alice@example.com\n",
 	  "sender alice@example.com\nquarantine x\n", "unknown key" },
+	{ "tlsrpt key in version 1", NULL, "is_bounce 0\n", "is_bounce 0\ntlsrpt 1\n",
+	  "unknown key" },
 	{ "version 0", NULL, "version 1\n", "version 0\n", "unsupported envelope version" },
 	{ "version 01", NULL, "version 1\n", "version 01\n", "bad version line" },
 	{ "version word", NULL, "version 1\n", "version one\n", "bad version line" },
@@ -994,6 +997,70 @@ test_filter_fields(void)
 	buf_free(&a);
 }
 
+/* The TLS-RPT report flag (version 2): written as "tlsrpt 1" only when set, so an envelope
+ * without it stays version 1; "tlsrpt 0", a version-2 text with nothing of version 2 and a
+ * misplaced key are refused. */
+static void
+test_tlsrpt_flag(void)
+{
+	static const struct {
+		const char *name, *to, *want;	/* to replaces "tlsrpt 1\n"; NULL: see below */
+	} bad[] = {
+		{ "tlsrpt 0", "tlsrpt 0\n", "bad tlsrpt (want 1)" },
+		{ "tlsrpt yes", "tlsrpt yes\n", "bad tlsrpt (want 1)" },
+		{ "tlsrpt bare", "tlsrpt\n", "missing value" },
+		{ "tlsrpt twice", "tlsrpt 1\ntlsrpt 1\n", "duplicate key" },
+		{ "version 2 without v2 keys", "", "version 2 without quarantine, header or tlsrpt" },
+		{ "tlsrpt after sender", NULL, "key out of order" },
+	};
+	struct envelope env, back;
+	struct buf a;
+	const char *error = NULL;
+
+	fill_basic(&env);
+	buf_init(&a, ENVELOPE_FILE_MAX);
+	CHECK(envelope_write(&env, &a) == 0, "write");
+	CHECK(strncmp(a.data, "version 1\n", 10) == 0, "unflagged: got\n%s", a.data);
+	CHECK(strstr(a.data, "tlsrpt") == NULL, "unflagged: got\n%s", a.data);
+	buf_reset(&a);
+	env.is_tlsrpt = 1;
+	check_round_trip("tlsrpt", &env);
+	CHECK(envelope_write(&env, &a) == 0, "write");
+	CHECK(strncmp(a.data, "version 2\n", 10) == 0, "flagged: got\n%s", a.data);
+	CHECK(strstr(a.data, "\nis_bounce 0\ntlsrpt 1\nattempts ") != NULL, "got\n%s", a.data);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char text[4096];
+		const char *at = strstr(a.data, "tlsrpt 1\n"), *rest = at + 9;
+		int pre = (int)(at - a.data);
+
+		if (bad[i].to != NULL) {
+			snprintf(text, sizeof(text), "%.*s%s%s", pre, a.data, bad[i].to, rest);
+		} else {	/* moved behind the sender line */
+			const char *snd = strstr(rest, "\nsender ") + 1;
+			const char *eol = strchr(snd, '\n') + 1;
+
+			snprintf(text, sizeof(text), "%.*s%.*stlsrpt 1\n%s", pre, a.data,
+			    (int)(eol - rest), rest, eol);
+		}
+		envelope_init(&back);
+		error = NULL;
+		CHECK(envelope_parse(slice_from_str(text), &back, &error) == -1, "%s: accepted",
+		    bad[i].name);
+		if (error != NULL)
+			CHECK(strcmp(error, bad[i].want) == 0, "%s: got %s, want %s", bad[i].name,
+			    error, bad[i].want);
+	}
+	{
+		struct envelope cp;
+
+		envelope_copy(&cp, &env);
+		CHECK_INT(cp.is_tlsrpt, 1);
+		envelope_clear(&cp);
+	}
+	envelope_clear(&env);
+	buf_free(&a);
+}
+
 static const struct unit_case cases[] = {
 	{ "init_clear", test_init_clear },
 	{ "add_rcpt", test_add_rcpt },
@@ -1019,6 +1086,7 @@ static const struct unit_case cases[] = {
 	{ "status_is_valid", test_status_is_valid },
 	{ "set_result", test_set_result },
 	{ "filter_fields", test_filter_fields },
+	{ "tlsrpt_flag", test_tlsrpt_flag },
 };
 
 UNIT_MAIN(cases)

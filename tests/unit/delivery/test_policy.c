@@ -109,11 +109,49 @@ test_tls_requirement(void)
 	CHECK_INT(policy_tls_req(&d, 0), TREQ_MAY);
 }
 
+/* Which hosts DANE governs (the rest may fall back to MTA-STS, RFC 8461 §2), and TLS-RPT
+ * report messages, which get opportunistic TLS under every policy (RFC 8460 §5.3). */
+static void
+test_dane_applies_and_reports(void)
+{
+	static struct dest d;
+	static const enum mg_tls_policy pols[] = { MG_TLS_NONE, MG_TLS_MAY, MG_TLS_ENCRYPT,
+		MG_TLS_DANE };
+
+	memset(&d, 0, sizeof(d));
+	d.n_addrs = 1;
+	d.n_mxh = 1;
+	d.outbound = 1;
+	d.tls_policy = MG_TLS_DANE;
+	d.mx_secure = 1;
+	d.mxh[0].tlsa_state = MXT_USABLE;
+	CHECK_INT(policy_dane_applies(&d, 0), 1);
+	d.mxh[0].tlsa_state = MXT_UNUSABLE;
+	CHECK_INT(policy_dane_applies(&d, 0), 1);
+	d.mxh[0].tlsa_state = MXT_NONE;
+	CHECK_INT(policy_dane_applies(&d, 0), 0);	/* no TLSA: MTA-STS may apply */
+	d.mxh[0].tlsa_state = MXT_USABLE;
+	d.mx_secure = 0;
+	CHECK_INT(policy_dane_applies(&d, 0), 0);	/* insecure MX RRset */
+	d.mx_secure = 1;
+	CHECK_INT(policy_dane_applies(&d, 1), 0);	/* no such address */
+	d.tls_policy = MG_TLS_ENCRYPT;
+	CHECK_INT(policy_dane_applies(&d, 0), 0);	/* DANE only for tls_policy dane */
+	d.tlsrpt_msg = 1;
+	for (size_t i = 0; i < sizeof(pols) / sizeof(pols[0]); i++) {
+		d.tls_policy = pols[i];
+		CHECK(policy_tls_req(&d, 0) == TREQ_MAY, "report message under policy %d: got %d",
+		    (int)pols[i], (int)policy_tls_req(&d, 0));
+		CHECK_INT(policy_dane_applies(&d, 0), 0);
+	}
+}
+
 static const struct unit_case cases[] = {
 	{ "helo_map", test_helo_map },
 	{ "helo_map_errors", test_helo_map_errors },
 	{ "pick_source", test_pick_source },
 	{ "tls_requirement", test_tls_requirement },
+	{ "dane_applies_and_reports", test_dane_applies_and_reports },
 };
 
 UNIT_MAIN(cases)

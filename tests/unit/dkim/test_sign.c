@@ -1,10 +1,9 @@
 /* Unit tests for dkim/sign.c and the key helpers of dkim/keystore.c: RSA-2048 and ed25519
- * signatures made through libopendkim verify with our verifier (libopendkim + dkim/key.c) against
+ * signatures made by our engine (sign_engine.c) verify with libopendkim's verifier and ours against
  * the record mg_dkim_txt_record publishes; relaxed/relaxed, no l=, From oversigned, one line;
  * an added From, a changed body or a changed Subject break the signature; long folded headers
- * and 8bit bodies sign; repeated and oddly spaced fields and bodiless messages sign (ed25519 is
- * our own engine, checked here against libopendkim's verifier); the 998-octet line cap is
- * enforced; TXT strings split at 255 octets.
+ * and 8bit bodies sign; repeated and oddly spaced fields and bodiless messages sign; the
+ * 998-octet line cap is enforced; TXT strings split at 255 octets.
  * (Independent verifiers, dkimpy and mailauth, judge signatures in tests/integ/test_dkim_sign.py.) */
 #include "unit.h"
 

@@ -315,6 +315,78 @@ test_rua(void)
 	CHECK_INT(tlsrpt_rua_mailto("mailto:a@x.test ", collect, NULL, &others), 1);
 }
 
+/* https: rua URIs (RFC 8460 §3, §5.4): extraction from an rua value and the URL check. */
+static void
+test_rua_https(void)
+{
+	static const struct {
+		const char *url;
+		int ok;
+	} urls[] = {
+		{ "https://r.x.test/v1", 1 },
+		{ "HTTPS://r.x.test:8443/v1?a=b", 1 },
+		{ "https://[2001:db8::1]/r", 1 },
+		{ "https://", 0 },
+		{ "https:///path", 0 },
+		{ "http://r.x.test/v1", 0 },
+		{ "https://r.x.test/a b", 0 },
+		{ "https://r.x.test/<x>", 0 },
+		{ "https://r.x.test/\x01", 0 },
+		{ "https://r.x.test/\xc3\xa9", 0 },
+		{ "mailto:a@x.test", 0 },
+	};
+	char longurl[TLSRPT_URL_MAX + 2];
+
+	for (size_t i = 0; i < sizeof(urls) / sizeof(urls[0]); i++)
+		CHECK(tlsrpt_https_url_ok(urls[i].url, strlen(urls[i].url)) == urls[i].ok,
+		    "%s: got %d, want %d", urls[i].url, !urls[i].ok, urls[i].ok);
+	memset(longurl, 'a', sizeof(longurl) - 1);
+	memcpy(longurl, "https://", 8);
+	longurl[sizeof(longurl) - 1] = '\0';
+	CHECK_INT(tlsrpt_https_url_ok(longurl, strlen(longurl)), 0);
+	CHECK_INT(tlsrpt_https_url_ok(longurl, TLSRPT_URL_MAX), 1);
+	got_addrs[0] = '\0';
+	CHECK_INT(tlsrpt_rua_https("mailto:a@x.test, https://r.x.test/v1 ,http://no.test/,"
+	    "https://r2.x.test/a b,HTTPS://r3.x.test", collect, NULL), 2);
+	CHECK_STR(got_addrs, "https://r.x.test/v1|HTTPS://r3.x.test|");
+	CHECK_INT(tlsrpt_rua_https("", collect, NULL), 0);
+}
+
+/* The https: body is the gzipped JSON of §4.4. */
+static void
+test_report_gzip(void)
+{
+	struct tlsrpt_agg a;
+	struct tlsrpt_meta m = { "Org", "postmaster@mx.test", "mx.test", "postmaster@mx.test", START };
+	struct buf gz, json;
+	char id[400], inflated[1 << 16];
+	const char *err = NULL;
+	z_stream z;
+
+	fill(&a);
+	buf_init(&gz, 1 << 20);
+	buf_init(&json, 1 << 20);
+	CHECK_INT(tlsrpt_report_gzip(&a, &a.dom[0], &m, &gz, &err), 0);
+	CHECK_INT(tlsrpt_report_json(&a, &a.dom[0], &m, &json, id, sizeof(id), &err), 0);
+	memset(&z, 0, sizeof(z));
+	inflateInit2(&z, 15 + 16);
+	z.next_in = (unsigned char *)gz.data;
+	z.avail_in = (uInt)gz.len;
+	z.next_out = (unsigned char *)inflated;
+	z.avail_out = sizeof(inflated) - 1;
+	CHECK_INT(inflate(&z, Z_FINISH), Z_STREAM_END);
+	inflated[sizeof(inflated) - 1 - z.avail_out] = '\0';
+	inflateEnd(&z);
+	CHECK_STR(inflated, json.data);
+	/* a buffer too small for the report: an error, not a truncated body */
+	buf_free(&gz);
+	buf_init(&gz, 16);
+	CHECK_INT(tlsrpt_report_gzip(&a, &a.dom[0], &m, &gz, &err), -1);
+	tlsrpt_agg_clear(&a);
+	buf_free(&gz);
+	buf_free(&json);
+}
+
 static const struct unit_case cases[] = {
 	{ "aggregate per domain, policy and failure", test_aggregate },
 	{ "invalid results dropped, limits hold", test_rejects_and_limits },
@@ -323,6 +395,8 @@ static const struct unit_case cases[] = {
 	{ "RFC 8460 section 4.4 JSON", test_json },
 	{ "RFC 8460 section 5.3 message with gzip attachment", test_message },
 	{ "rua mailto extraction", test_rua },
+	{ "rua https extraction and URL check", test_rua_https },
+	{ "https report body is the gzipped JSON", test_report_gzip },
 };
 
 UNIT_MAIN(cases)

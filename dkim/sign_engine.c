@@ -1,11 +1,17 @@
-/* sign_ed25519.c: our own ed25519-sha256 signer (RFC 8463 over RFC 6376), used instead of
- * libopendkim for ed25519 only: Debian 12's libopendkim 2.11.0~beta2 signs ed25519 correctly but
- * leaks ~470 octets per signature (its ed25519 key load; measured with LeakSanitizer, see
- * doc/ARCHITECTURE.md), which a long-running signer cannot afford. Built on the canonicalisation
- * the verifiers already use (dkim/canon.c, dkim/msg.c). Runs in the signer role and in tests.
- * Input: a read-only message fd written by our smtpd (header section capped at 1 MiB and 1000
- * fields by dkim/msg.c); the key comes from the key store. Same output contract as libopendkim's
- * path in sign.c: relaxed/relaxed, the same signed-header set with From oversigned, no l=. */
+/* sign_engine.c: our own DKIM signing engine, ed25519-sha256 (RFC 8463) and rsa-sha256 (RFC 6376
+ * §3.3.1), used by sign.c instead of libopendkim for both algorithms:
+ * - ed25519: Debian 12's libopendkim 2.11.0~beta2 signs it correctly but leaks ~470 octets per
+ *   signature (its ed25519 key load; measured with LeakSanitizer, see doc/ARCHITECTURE.md),
+ *   which a long-running signer cannot afford;
+ * - rsa: libopendkim takes the key as PEM text and decodes it for every message
+ *   (dkim_privkey_load -> PEM_read_bio_PrivateKey_ex, then a fresh RSA blinding set-up): 2.5x
+ *   the cost of the RSA-2048 signature itself (perf of the bench's outbound-rsa profile, see
+ *   doc/benchmarks.md). Here the key arrives parsed and cached by sign.c.
+ * Built on the canonicalisation the verifiers already use (dkim/canon.c, dkim/msg.c). Runs in the
+ * signer role and in tests. Input: a read-only message fd written by our smtpd (header section
+ * capped at 1 MiB and 1000 fields by dkim/msg.c); the key comes from the key store. Output
+ * contract (as libopendkim's was): relaxed/relaxed, the same signed-header set with From
+ * oversigned, no l=, one unfolded line. (The exported name predates the rsa path.) */
 #include "dkim/sign.h"
 
 #include <ctype.h>
@@ -84,29 +90,38 @@ hash_headers(const struct mg_dkim_msg *m, const char *hlist, struct buf *in)
 	return r;
 }
 
-/* Ed25519 over SHA-256(data) (RFC 8463 §3: PureEdDSA of the hash); base64 into out. */
+#define SIG_MAX 512	/* octets of a signature: RSA-4096 */
+
+/* The b= value, base64 into out: rsa-sha256 is RSASSA-PKCS1-v1_5 with SHA-256 over data (RFC 6376
+ * §3.3.1); ed25519-sha256 is PureEdDSA over SHA-256(data) (RFC 8463 §3). */
 static int
-sign_digest(EVP_PKEY *key, const struct buf *data, struct buf *out)
+sign_data(EVP_PKEY *key, int rsa, const struct buf *data, struct buf *out)
 {
-	unsigned char dg[EVP_MAX_MD_SIZE], sig[64];
-	char b64[96];
+	unsigned char dg[EVP_MAX_MD_SIZE], sig[SIG_MAX];
+	char b64[4 * SIG_MAX / 3 + 4];
 	unsigned dlen = 0;
 	size_t slen = sizeof(sig);
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
 	int ok;
 
-	ok = ctx != NULL && EVP_Digest(data->data, data->len, dg, &dlen, EVP_sha256(), NULL) == 1 &&
-	    EVP_DigestSignInit(ctx, NULL, NULL, NULL, key) == 1 &&
-	    EVP_DigestSign(ctx, sig, &slen, dg, dlen) == 1 && slen == 64;
+	if (rsa)
+		ok = ctx != NULL && EVP_DigestSignInit(ctx, NULL, EVP_sha256(), NULL, key) == 1 &&
+		    EVP_DigestSign(ctx, sig, &slen, (const unsigned char *)data->data,
+		    data->len) == 1 && slen > 0 && slen <= sizeof(sig);
+	else
+		ok = ctx != NULL &&
+		    EVP_Digest(data->data, data->len, dg, &dlen, EVP_sha256(), NULL) == 1 &&
+		    EVP_DigestSignInit(ctx, NULL, NULL, NULL, key) == 1 &&
+		    EVP_DigestSign(ctx, sig, &slen, dg, dlen) == 1 && slen == 64;
 	EVP_MD_CTX_free(ctx);
 	if (!ok)
 		return -1;
-	EVP_EncodeBlock((unsigned char *)b64, sig, 64);
+	EVP_EncodeBlock((unsigned char *)b64, sig, (int)slen);
 	return buf_append_str(out, b64);
 }
 
 int
-mg_dkim_sign_ed25519_fd(EVP_PKEY *key, const char *domain, const char *selector, int fd,
+mg_dkim_sign_engine_fd(EVP_PKEY *key, const char *domain, const char *selector, int fd,
     off_t size, const char *const *sign, const char *const *over, size_t max_line,
     struct buf *out, const char **error_r)
 {
@@ -117,6 +132,7 @@ mg_dkim_sign_ed25519_fd(EVP_PKEY *key, const char *domain, const char *selector,
 	char bh64[96];
 	unsigned bhlen = 0;
 	long long total;
+	int rsa = EVP_PKEY_get_base_id(key) == EVP_PKEY_RSA;
 	int io, r = -1;
 
 	memset(&m, 0, sizeof(m));
@@ -140,17 +156,17 @@ mg_dkim_sign_ed25519_fd(EVP_PKEY *key, const char *domain, const char *selector,
 	}
 	EVP_EncodeBlock((unsigned char *)bh64, bh, (int)bhlen);
 	if (build_h(&m, sign, over, &h) < 0 || hash_headers(&m, h.data, &hin) < 0 ||
-	    buf_printf(&field, "DKIM-Signature: v=1; a=ed25519-sha256; c=relaxed/relaxed; d=%s; "
-	    "s=%s; t=%lld; h=%s; bh=%s; b=", domain, selector, (long long)time(NULL), h.data,
-	    bh64) < 0 ||
+	    buf_printf(&field, "DKIM-Signature: v=1; a=%s; c=relaxed/relaxed; d=%s; "
+	    "s=%s; t=%lld; h=%s; bh=%s; b=", rsa ? "rsa-sha256" : "ed25519-sha256", domain,
+	    selector, (long long)time(NULL), h.data, bh64) < 0 ||
 	    mg_dkim_canon_header(MG_DKIM_CANON_RELAXED, buf_slice(&field), (struct slice){ NULL, 0 },
 	    &hin) < 0) {
 		*error_r = "header section too large";
 		goto out;
 	}
 	hin.len -= 2;	/* §3.7: the signature field enters the hash without its final CRLF */
-	if (sign_digest(key, &hin, &field) < 0) {
-		*error_r = "ed25519 signing failed (OpenSSL)";
+	if (sign_data(key, rsa, &hin, &field) < 0) {
+		*error_r = rsa ? "rsa signing failed (OpenSSL)" : "ed25519 signing failed (OpenSSL)";
 		goto out;
 	}
 	if (field.len > max_line) {
