@@ -103,7 +103,7 @@ asan:
 # Detection quality of the learning layers (issue D): a fixed train/held-back split of the
 # SpamAssassin corpus, 10-fold cross-validation on the training part (tests/tools/eval.c,
 # doc/benchmarks.md). A measurement, not a test: a minute or so, never part of `make check`.
-EVAL_CORPUS ?= ../shared/corpora/spam/spamassassin
+EVAL_CORPUS ?= $(firstword $(wildcard ../shared/corpora/spam/spamassassin) /work/shared/corpora/spam/spamassassin)
 .PHONY: eval
 eval: $(BUILD)/tests/tools/eval
 	$(BUILD)/tests/tools/eval $(EVAL_CORPUS)

@@ -152,7 +152,7 @@ test_corpus(void)
 	const char *err;
 
 	CHECK(ns == TRAIN_N && nh == TRAIN_N && hs == HELD_N && hh == HELD_N,
-	    "corpus ../shared/corpora/spam/spamassassin missing (MG_CORPORA)");
+	    "SpamAssassin corpus missing ($MG_CORPORA, ../shared/corpora, /work/shared/corpora)");
 	for (size_t i = 0; i < ns; i++)
 		CHECK_INT(filter_learner_add(l, train_s[i].data, train_s[i].len, 1), 0);
 	for (size_t i = 0; i < nh; i++)
