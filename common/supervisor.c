@@ -49,7 +49,8 @@ enum sup_child { CHILD_SMTPD, CHILD_QUEUE, CHILD_DELIVERY, CHILD_FILTER, CHILD_S
 static const char *const child_names[CHILD_COUNT] = { "smtpd", "queue", "delivery", "filter",
 	"signer" };
 
-/* The channels between roles and the descriptor each end gets (common/ipc_msg.h, doc/ipc.md). */
+/* The channels between roles and the descriptor number of each end (common/ipc_msg.h,
+ * doc/ipc.md). */
 static const struct sup_link {
 	enum sup_child a, b;
 	int a_fd, b_fd;

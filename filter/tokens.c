@@ -354,6 +354,19 @@ collect_hash(void *arg, const char *tok, size_t len)
 	s->h[s->n++] = tokens_hash(tok, len);
 }
 
+/* Turns a radix pass's 256 bucket counts into each bucket's first output index. */
+static void
+counts_to_offsets(size_t count[256])
+{
+	size_t sum = 0;
+
+	for (size_t b = 0; b < 256; b++) {
+		size_t c = count[b];
+		count[b] = sum;
+		sum += c;
+	}
+}
+
 /* LSD radix sorts, 8 bits per pass: the feature and token sets are thousands of integers per
  * message and qsort was a third of the learning layers' CPU. */
 void
@@ -366,15 +379,10 @@ tokens_sort_u32(uint32_t *v, size_t n)
 		return;
 	dst = tmp = xreallocarray(NULL, n, sizeof(*tmp));
 	for (unsigned shift = 0; shift < 32; shift += 8) {
-		size_t sum = 0;
 		memset(count, 0, sizeof(count));
 		for (size_t i = 0; i < n; i++)
 			count[(src[i] >> shift) & 0xff]++;
-		for (size_t b = 0; b < 256; b++) {
-			size_t c = count[b];
-			count[b] = sum;
-			sum += c;
-		}
+		counts_to_offsets(count);
 		for (size_t i = 0; i < n; i++)
 			dst[count[(src[i] >> shift) & 0xff]++] = src[i];
 		uint32_t *t = src;
@@ -395,15 +403,10 @@ sort_u64(uint64_t *v, size_t n)
 		return;
 	dst = tmp = xreallocarray(NULL, n, sizeof(*tmp));
 	for (unsigned shift = 0; shift < 64; shift += 8) {
-		size_t sum = 0;
 		memset(count, 0, sizeof(count));
 		for (size_t i = 0; i < n; i++)
 			count[(src[i] >> shift) & 0xff]++;
-		for (size_t b = 0; b < 256; b++) {
-			size_t c = count[b];
-			count[b] = sum;
-			sum += c;
-		}
+		counts_to_offsets(count);
 		for (size_t i = 0; i < n; i++)
 			dst[count[(src[i] >> shift) & 0xff]++] = src[i];
 		uint64_t *t = src;

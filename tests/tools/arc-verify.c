@@ -20,14 +20,7 @@
 #include "lib/buf.h"
 #include "lib/str.h"
 #include "lib/strnum.h"
-
-static struct mg_dns_config dns_cfg;
-
-static struct mg_dns_result *
-resolver_fn(void *ctx, const char *name, uint16_t type)
-{
-	return mg_dns_lookup_blocking(ctx, name, type);
-}
+#include "tests/tools/verify_tool.h"
 
 static int
 usage(void)
@@ -37,125 +30,52 @@ usage(void)
 	return 2;
 }
 
-/* Reads path, converts bare LF to CRLF unless raw, writes an unlinked temporary file. */
-static int
-prepare(const char *path, int raw, int spool, off_t *size_r)
-{
-	FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
-	char tmpl[] = "/tmp/arc-verify-XXXXXX";
-	struct buf out;
-	int c, prev = 0, fd;
-
-	if (f == NULL)
-		return -1;
-	buf_init(&out, 256u * 1024 * 1024);
-	if (spool)
-		buf_append_str(&out, "Received: from client.test (client.test [127.0.0.1])\r\n"
-		    "\tby mailguard.test with ESMTP id 0123456789ABCDEF; Mon, 1 Jan 2024 00:00:00 +0000\r\n");
-	while ((c = getc(f)) != EOF) {
-		if (!raw && c == '\n' && prev != '\r')
-			buf_append_char(&out, '\r');
-		buf_append_char(&out, (char)c);
-		prev = c;
-	}
-	if (f != stdin)
-		fclose(f);
-	if ((fd = mkstemp(tmpl)) < 0)
-		return -1;
-	unlink(tmpl);
-	if (write(fd, out.data, out.len) != (ssize_t)out.len)
-		return -1;
-	*size_r = (off_t)out.len;
-	buf_free(&out);
-	return fd;
-}
-
-static double
-cpu_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-	return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
-}
-
 int
 main(int argc, char **argv)
 {
-	struct mg_dkim_txt_table *table = mg_dkim_txt_table_new();
+	struct verify_tool t = { .name = "arc-verify", .table = mg_dkim_txt_table_new() };
 	struct mg_dns_lookup dns;
 	struct mg_arc_result res;
-	const char *file = NULL, *err;
-	long long now = 0, repeat = 0;
-	int raw = 0, spool = 0, use_dns = 0, fd;
 	unsigned flags = 0;
 	struct buf ar;
 	off_t size;
+	int fd;
 
 	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i];
-		if (strcmp(a, "--txt") == 0 && i + 1 < argc) {
-			char *eq = strchr(argv[++i], '=');
-			if (eq == NULL)
-				return usage();
-			*eq = '\0';
-			mg_dkim_txt_table_add(table, argv[i], eq + 1);
-		} else if (strcmp(a, "--keys") == 0 && i + 1 < argc) {
-			if (mg_dkim_txt_table_load(table, argv[++i], &err) < 0) {
-				fprintf(stderr, "arc-verify: %s: %s\n", argv[i], err);
-				return 2;
-			}
-		} else if (strcmp(a, "--dns") == 0 && i + 1 < argc) {
-			str_lcpy(dns_cfg.servers[0], argv[++i], sizeof(dns_cfg.servers[0]));
-			dns_cfg.n_servers = 1;
-			dns_cfg.timeout_ms = 2000;
-			dns_cfg.attempts = 2;
-			dns_cfg.udp_size = 1232;
-			use_dns = 1;
-		} else if (strcmp(a, "--now") == 0 && i + 1 < argc) {
-			if (strnum_ll(argv[++i], 0, 1LL << 40, &now, &err) < 0)
-				return usage();
-		} else if (strcmp(a, "--repeat") == 0 && i + 1 < argc) {
-			if (strnum_ll(argv[++i], 1, 10000000, &repeat, &err) < 0)
-				return usage();
-		} else if (strcmp(a, "--raw") == 0)
-			raw = 1;
-		else if (strcmp(a, "--spool") == 0)
-			spool = 1;
-		else if (strcmp(a, "--oldest-pass") == 0)
-			flags |= MG_ARC_F_OLDEST_PASS;
-		else if (a[0] == '-' && a[1] != '\0')
+		int r = verify_tool_arg(&t, argc, argv, &i);
+
+		if (r == -2)
+			return 2;
+		if (r == -1)
 			return usage();
-		else
-			file = a;
+		if (r == 0 && strcmp(argv[i], "--oldest-pass") == 0)
+			flags |= MG_ARC_F_OLDEST_PASS;
+		else if (r == 0)
+			return usage();
 	}
-	if (file == NULL)
+	if (t.file == NULL)
 		return usage();
-	if ((fd = prepare(file, raw, spool, &size)) < 0) {
+	if ((fd = verify_tool_prepare(&t, &size)) < 0) {
 		perror("arc-verify");
 		return 2;
 	}
-	if (use_dns) {
-		dns.fn = resolver_fn;
-		dns.ctx = &dns_cfg;
-	} else
-		mg_dkim_txt_table_lookup(table, &dns);
-	mg_arc_verify_flags(&dns, fd, size, now, flags, &res);
+	verify_tool_lookup(&t, &dns);
+	mg_arc_verify_flags(&dns, fd, size, t.now, flags, &res);
 	printf("cv=%s n=%d oldest_pass=%d tempfail=%d sealer=%s reason=\"%s\"\n", mg_arc_cv_name(res.cv),
 	    res.n, res.oldest_pass, res.tempfail, res.sealer, res.reason);
 	buf_init(&ar, 4096);
 	mg_arc_authres(&res, &ar);
 	printf("authres: %s\n", ar.data ? ar.data : "");
 	buf_free(&ar);
-	printf("queries=%u\n", mg_dkim_txt_table_queries(table));
-	if (repeat > 0) {
-		double t0 = cpu_now();
-		for (long long i = 0; i < repeat; i++)
-			mg_arc_verify_flags(&dns, fd, size, now, flags, &res);
-		printf("cpu_us_per_msg=%.1f size=%lld\n", (cpu_now() - t0) / (double)repeat,
+	printf("queries=%u\n", mg_dkim_txt_table_queries(t.table));
+	if (t.repeat > 0) {
+		double t0 = verify_tool_cpu_us();
+		for (long long i = 0; i < t.repeat; i++)
+			mg_arc_verify_flags(&dns, fd, size, t.now, flags, &res);
+		printf("cpu_us_per_msg=%.1f size=%lld\n", (verify_tool_cpu_us() - t0) / (double)t.repeat,
 		    (long long)size);
 	}
-	mg_dkim_txt_table_free(&table);
+	mg_dkim_txt_table_free(&t.table);
 	close(fd);
 	return 0;
 }
