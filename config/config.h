@@ -174,6 +174,23 @@ struct mg_config {
 	size_t n_url_shorteners;
 	/* [global] learning layers (issue D: filter/bayes*.c, neural*.c) */
 	int bayes_min_learned;	/* spam AND ham messages learned before Bayes scores */
+	/* [global] admin console (issue H: admin/) */
+	char **admin_listen;	/* HTTPS console listeners, like listen; empty = no console */
+	size_t n_admin_listen;
+	char **metrics_listen;	/* extra plain-HTTP listeners serving /metrics only */
+	size_t n_metrics_listen;
+	char *admin_tls_cert, *admin_tls_key;	/* empty = the (bootstrapped) tls_cert/tls_key */
+	char *admin_users_file;	/* "user:$argon2id$..." lines; "" = state_dir/admin-users */
+	char *admin_tokens_file;	/* API tokens: "name:sha256hex" lines; "" = state_dir/admin-tokens */
+	char *audit_log;	/* "" = state_dir/audit.log */
+	long long admin_session_idle;	/* idle timeout of a console session */
+	long long admin_session_max;	/* absolute lifetime of a console session */
+	long admin_login_fail_limit;	/* failed logins per user or client IP before lockout */
+	long long admin_login_lockout;	/* how long a lockout lasts */
+	long admin_max_connections;	/* concurrent console connections */
+	char *brand_name;	/* product name shown in the console and digests */
+	char *brand_logo;	/* PNG/SVG file shown in the console header; "" = none */
+	char *brand_color;	/* primary colour, #rrggbb */
 	/* protected domains, sorted by name */
 	struct mg_domain *domains;
 	size_t n_domains;

@@ -25,6 +25,17 @@ later_line(const int *lines, const char *a, const char *b, enum setting_scope sc
 	return la > lb ? la : lb;
 }
 
+static int
+is_hex_colour(const char *s)
+{
+	if (s[0] != '#' || strlen(s) != 7)
+		return 0;
+	for (size_t i = 1; i < 7; i++)
+		if (!strchr("0123456789abcdefABCDEF", s[i]))
+			return 0;
+	return 1;
+}
+
 void
 config_validate_global(struct config_ctx *ctx, const struct mg_config *cfg, const char *file,
     const int *lines)
@@ -47,6 +58,14 @@ config_validate_global(struct config_ctx *ctx, const struct mg_config *cfg, cons
 		    "dkim_rotation_interval", SCOPE_GLOBAL), "expected dkim_rotation_lead < "
 		    "dkim_rotation_interval, found %llds >= %llds", cfg->dkim_rotation_lead,
 		    cfg->dkim_rotation_interval);
+	if ((cfg->admin_tls_cert[0] == '\0') != (cfg->admin_tls_key[0] == '\0'))
+		config_error(ctx, file, later_line(lines, "admin_tls_cert", "admin_tls_key",
+		    SCOPE_GLOBAL), "expected admin_tls_cert and admin_tls_key both set or both "
+		    "empty, found only %s set", cfg->admin_tls_cert[0] ? "admin_tls_cert" :
+		    "admin_tls_key");
+	if (!is_hex_colour(cfg->brand_color))
+		config_error(ctx, file, line_of(lines, "brand_color", SCOPE_GLOBAL),
+		    "expected brand_color as #rrggbb, found \"%.40s\"", cfg->brand_color);
 }
 
 void

@@ -121,7 +121,7 @@ test_restart_only(void)
 	for (size_t i = 0; i < config_n_settings; i++)
 		if (!config_settings[i].reloadable)
 			buf_printf(&b, "%s%s", b.len ? " " : "", config_settings[i].name);
-	CHECK_STR(b.data, "listen submission_listen submissions_listen spool_dir state_dir user resolvers dns_timeout_ms dns_attempts filter_threads filter_queue_max psl_file");
+	CHECK_STR(b.data, "listen submission_listen submissions_listen spool_dir state_dir user resolvers dns_timeout_ms dns_attempts filter_threads filter_queue_max psl_file admin_listen metrics_listen");
 	buf_free(&b);
 }
 
