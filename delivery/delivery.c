@@ -606,6 +606,7 @@ queue_closed(struct ipc_chan *chan, void *arg)
 	 * supervisor names it. Nobody is left to report results to: stop. */
 	if (!dv.shutting_down)
 		log_info("delivery: queue channel closed; stopping");
+	sts_flush();
 	role_exit(0);
 }
 
@@ -629,6 +630,7 @@ delivery_shutdown(void)
 	if (dv.shutting_down)
 		return;
 	dv.shutting_down = 1;
+	sts_flush();
 	ev_timer_init(&dv.grace_w, shutdown_grace_over, SHUTDOWN_GRACE, 0.0);
 	ev_timer_start(role.loop, &dv.grace_w);
 	/* Jobs in flight finish (the supervisor's stop timeout bounds this); queued ones are

@@ -5,8 +5,10 @@
  * the host name is resolved by our resolver and pinned with CURLOPT_RESOLVE, the certificate
  * is verified against tls_ca_file (or the system store, read into memory at start), HTTPS only,
  * no redirects, 200 and text/plain only, 64 KiB, 10 s to connect and 30 s in all. The policy
- * parser is mta_sts.c. Policies are cached in memory by domain with their id and max_age
- * (§5.1): the cache does not survive a restart (the policy is fetched again then). A domain's
+ * parser is mta_sts.c. Policies are cached by domain with their id and max_age (§5.1), in
+ * memory and in state_dir/mta-sts.cache (sts_cache.c; read at start, rewritten atomically at
+ * most every STS_SAVE_EVERY seconds after a change and at shutdown), so a restart keeps
+ * enforcing what was learnt even when the policy host cannot be reached then. A domain's
  * TXT record is checked again after STS_RECHECK seconds; a failed refresh keeps the cached
  * policy until it expires (§5.1). The same worker POSTs TLS-RPT reports to https: rua URIs
  * (RFC 8460 §5.4, sts_report_post): host resolved by our resolver and pinned, certificate
@@ -29,6 +31,8 @@
 #include "config/config.h"
 #include "delivery/delivery_int.h"
 #include "delivery/mta_sts.h"
+#include "delivery/sts_cache.h"
+#include "lib/atomicfile.h"
 #include "lib/log.h"
 #include "lib/str.h"
 #include "lib/xalloc.h"
@@ -38,6 +42,7 @@
 #define STS_WAIT_MAX 64			/* destinations waiting on one domain */
 #define STS_CA_MAX (4 * 1024 * 1024)	/* CA bundle size cap */
 #define STS_DNS_DEADLINE_MS 20000
+#define STS_SAVE_EVERY 30.0		/* seconds between cache file rewrites after changes */
 
 enum sts_state { STS_NEW = 0, STS_LOOKUP, STS_FETCH, STS_READY };
 
@@ -86,6 +91,8 @@ static struct {
 	ev_async done_w;
 	char *ca;			/* PEM bundle (mu) */
 	size_t ca_len;
+	int dirty;			/* the cache file is behind the memory cache */
+	ev_timer save_w;
 } st = { .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER };
 
 static char *
@@ -287,6 +294,7 @@ entry_done(struct sts_ref *e, const struct sts_policy *pol, const char *why,
 		str_lcpy(e->id, e->new_id, sizeof(e->id));
 		e->expires = now + (double)pol->max_age;
 		sts_policy_format(pol, e->text, sizeof(e->text));
+		st.dirty = 1;
 		log_info("mta-sts: %s: policy id %s mode %s, max_age %ld", e->domain, e->id,
 		    pol->mode == STS_MODE_ENFORCE ? "enforce" : pol->mode == STS_MODE_TESTING ?
 		    "testing" : "none", pol->max_age);
@@ -639,6 +647,100 @@ sts_take_failure(const struct dest *d, const char **type_r, char *reason, size_t
 	return 1;
 }
 
+static void
+cache_path(char *dst, size_t size)
+{
+	(void)str_fmt(dst, size, "%s/mta-sts.cache", role.cfg->state_dir);
+}
+
+/* Writes every unexpired policy to state_dir/mta-sts.cache (atomically). */
+static void
+cache_save(void)
+{
+	double now = ev_now(role.loop);
+	char path[4096];
+	const char *err;
+	struct buf out;
+	size_t n = 0;
+
+	buf_init(&out, STS_CACHE_FILE_MAX);
+	buf_printf(&out, "# MailGuard MTA-STS policy cache (RFC 8461 section 5.1); written by the "
+	    "delivery role\nversion 1\n");
+	for (size_t h = 0; h < STS_HASH; h++)
+		for (const struct sts_ref *e = st.hash[h]; e; e = e->next)
+			if (e->have_policy && e->expires > now && n < STS_CACHE_MAX_ENTRIES) {
+				sts_cache_format_line(&out, e->domain, e->id, (long long)e->expires,
+				    &e->pol);
+				n++;
+			}
+	cache_path(path, sizeof(path));
+	if (atomicfile_write(path, out.data, out.len, 0600, &err) < 0)
+		log_warn("mta-sts: cannot write %s: %s: %m", path, err);
+	else
+		st.dirty = 0;
+	buf_free(&out);
+}
+
+static void
+save_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop, (void)w, (void)revents;
+	if (st.dirty)
+		cache_save();
+}
+
+/* Reads state_dir/mta-sts.cache: every valid unexpired policy becomes a cached entry whose TXT
+ * record is checked again at first use (same id: kept without a fetch). */
+static void
+cache_load(void)
+{
+	char path[4096];
+	size_t len = 0, n = 0, bad = 0;
+	char *text, *p, *end;
+	double now = ev_now(role.loop);
+
+	cache_path(path, sizeof(path));
+	if ((text = read_file(path, STS_CACHE_FILE_MAX, &len)) == NULL)
+		return;
+	for (p = text, end = text + len; p < end && n < STS_CACHE_MAX_ENTRIES; ) {
+		char *nl = memchr(p, '\n', (size_t)(end - p));
+		struct slice line = { p, nl ? (size_t)(nl - p) : (size_t)(end - p) };
+		struct sts_cache_entry ce;
+		const char *err;
+
+		p = nl ? nl + 1 : end;
+		if (line.len == 0 || line.p[0] == '#' || (line.len == 9 &&
+		    memcmp(line.p, "version 1", 9) == 0))
+			continue;
+		if (sts_cache_parse_line(line, &ce, &err) < 0) {
+			bad++;
+			continue;
+		}
+		if ((double)ce.expires <= now)
+			continue;
+		struct sts_ref *e = entry_get(ce.domain);
+
+		e->pol = ce.pol;
+		e->have_policy = 1;
+		str_lcpy(e->id, ce.id, sizeof(e->id));
+		e->expires = (double)ce.expires;
+		sts_policy_format(&ce.pol, e->text, sizeof(e->text));
+		e->state = STS_READY;
+		e->checked = 0;	/* re-check the TXT record at first use */
+		n++;
+	}
+	xfree(text);
+	log_info("mta-sts: %zu cached policies loaded from %s%s", n, path,
+	    bad ? " (malformed lines skipped)" : "");
+}
+
+void
+sts_flush(void)
+{
+	if (st.started && st.dirty)
+		cache_save();
+}
+
 void
 sts_init(void)
 {
@@ -647,6 +749,10 @@ sts_init(void)
 		return;
 	}
 	load_ca();
+	cache_load();
+	ev_timer_init(&st.save_w, save_cb, STS_SAVE_EVERY, STS_SAVE_EVERY);
+	ev_timer_start(role.loop, &st.save_w);
+	ev_unref(role.loop);
 	ev_async_init(&st.done_w, fetch_done_cb);
 	ev_async_start(role.loop, &st.done_w);
 	ev_unref(role.loop);	/* the worker alone does not keep the loop running */
@@ -669,6 +775,8 @@ sts_free(void)
 {
 	if (!st.started)
 		return;
+	if (st.dirty)
+		cache_save();
 	pthread_mutex_lock(&st.mu);
 	st.stop = 1;
 	pthread_cond_signal(&st.cv);

@@ -15,6 +15,8 @@ void sts_init(void);
 /* Re-reads tls_ca_file after a reload (kept when unreadable). */
 void sts_reload(void);
 void sts_free(void);
+/* Writes the policy cache file now if it is behind memory (at shutdown). */
+void sts_flush(void);
 /* For outbound destinations whose sender domain uses may or encrypt: 0 when the recipient
  * domain's policy is known (d->sts set, maybe "no policy"), 1 when d must wait (discovery or
  * fetch under way; delivery_dest_pump(d) follows). */

@@ -151,3 +151,31 @@ def test_invalid_policies_are_ignored():
             r.mg.assert_log(r"mta-sts: %s\.sts\.test: .*(%s)" % (d, why))
     # a bad TXT record is never followed by a fetch
     assert not r.https["badtxt"].requests
+
+
+def test_policy_cache_survives_restart():
+    """RFC 8461 §5.1: a cached policy applies for its max_age. After a restart the policy host is
+    unreachable (an attacker blocking the fetch): the enforce policy learnt before the restart
+    still keeps mail away from the mismatching MX, without a new fetch."""
+    r = Rig()
+    line = r.deliver("mismatch")
+    assert "status=deferred" in line and "dsn=4.7.5" in line, line
+    assert r.https["mismatch"].requests.get(PATH) == 1
+    r.mg.stop()
+    cache = (r.mg.state_dir / "mta-sts.cache").read_text()
+    assert re.search(r"^policy mismatch\.sts\.test 1 \d+ [0-9a-f]+$", cache, re.M), cache
+    assert (r.mg.state_dir / "mta-sts.cache").stat().st_mode & 0o077 == 0
+    r.https["mismatch"].stop()
+    r.mg.start()
+    r.mg.assert_log(r"mta-sts: [1-9]\d* cached policies loaded from ")
+    rcpt = "w@mismatch.sts.test"
+    send(r.mg, "a@sender.test", rcpt)
+    line = r.mg.wait_log(r"to=<%s> .*status=(sent|deferred|bounced).*$" % re.escape(rcpt),
+                         timeout=40).group(0)
+    assert "status=deferred" in line and "dsn=4.7.5" in line, line
+    assert not r.got(r.good, "mismatch")
+    # a damaged cache file is survived: malformed lines are skipped, the daemon starts
+    r.mg.stop()
+    (r.mg.state_dir / "mta-sts.cache").write_text("version 1\npolicy bad..domain x 1 zz\n")
+    r.mg.start()
+    r.mg.assert_log(r"mta-sts: 0 cached policies loaded from .*malformed lines skipped")
