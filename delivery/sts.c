@@ -357,21 +357,47 @@ fetch_queue(struct fetch *f)
 	pthread_mutex_unlock(&st.mu);
 }
 
+/* The first address of an A or AAAA answer as CURLOPT_RESOLVE takes it ("192.0.2.1",
+ * "[2001:db8::1]"); -1 when the answer has none. */
+static int
+answer_addr(const struct mg_dns_result *res, char *ip, size_t size)
+{
+	char txt[INET6_ADDRSTRLEN];
+
+	if (res->status != MG_DNS_OK || res->n == 0)
+		return -1;
+	if (res->rr[0].u.a.family == AF_INET6) {
+		inet_ntop(AF_INET6, res->rr[0].u.a.addr, txt, sizeof(txt));
+		(void)str_fmt(ip, size, "[%s]", txt);
+	} else {
+		inet_ntop(AF_INET, res->rr[0].u.a.addr, ip, size);
+	}
+	return 0;
+}
+
 static void
 post_addr_cb(struct mg_dns_result *res, void *arg)
 {
 	struct fetch *f = arg;
 	char ip[64], detail[800];
 
-	if (res->status != MG_DNS_OK || res->n == 0) {
-		(void)str_fmt(detail, sizeof(detail), "POST to %s: host has no IPv4 address (%s)", f->url,
-		    mg_dns_status_name(res->status));
+	if (answer_addr(res, ip, sizeof(ip)) < 0) {
+		if (res->qtype == 1 /* A */) {	/* no IPv4 address: try IPv6 */
+			char host[300];
+
+			str_lcpy(host, res->qname, sizeof(host));
+			mg_dns_result_free(&res);
+			(void)mg_dns_query(delivery_dns(), host, 28 /* AAAA */, mg_dns_now_ms() +
+			    STS_DNS_DEADLINE_MS, post_addr_cb, f);
+			return;
+		}
+		(void)str_fmt(detail, sizeof(detail), "POST to %s: host has no IPv4 or IPv6 address "
+		    "(%s)", f->url, mg_dns_status_name(res->status));
 		mg_dns_result_free(&res);
 		log_info("tlsrpt: %s", detail);
 		post_finish(f, 1, detail);
 		return;
 	}
-	inet_ntop(AF_INET, res->rr[0].u.a.addr, ip, sizeof(ip));
 	mg_dns_result_free(&res);
 	/* resolve holds "host:port:" already */
 	{
@@ -468,16 +494,22 @@ addr_cb(struct mg_dns_result *res, void *arg)
 	char ip[64];
 	int port = role.cfg->mta_sts_test_port > 0 ? role.cfg->mta_sts_test_port : 443;
 
-	if (res->status != MG_DNS_OK || res->n == 0) {
-		char why[300];
+	if (answer_addr(res, ip, sizeof(ip)) < 0) {
+		char why[600], name[300];
 
-		snprintf(why, sizeof(why), "policy host mta-sts.%s has no IPv4 address (%s)",
+		if (res->qtype == 1 /* A */) {	/* no IPv4 address: try IPv6 */
+			mg_dns_result_free(&res);
+			snprintf(name, sizeof(name), "mta-sts.%s", e->domain);
+			(void)mg_dns_query(delivery_dns(), name, 28 /* AAAA */, mg_dns_now_ms() +
+			    STS_DNS_DEADLINE_MS, addr_cb, e);
+			return;
+		}
+		snprintf(why, sizeof(why), "policy host mta-sts.%s has no IPv4 or IPv6 address (%s)",
 		    e->domain, mg_dns_status_name(res->status));
 		mg_dns_result_free(&res);
 		entry_done(e, NULL, why, "sts-policy-fetch-error");
 		return;
 	}
-	inet_ntop(AF_INET, res->rr[0].u.a.addr, ip, sizeof(ip));
 	mg_dns_result_free(&res);
 	f = xcalloc(1, sizeof(*f));
 	f->e = e;

@@ -48,8 +48,11 @@ DOMAINS = {
                  (302, "text/plain", b"https://mta-sts.mismatch.sts.test/.well-known/mta-sts.txt"),
                  MX_GOOD, "ca"),
     "ctype": ("v=STSv1; id=1;", (200, "application/json", ENFORCE_OTHER), MX_GOOD, "ca"),
+    # the policy host has an IPv6 address only (AAAA ::1)
+    "v6": ("v=STSv1; id=6;", (200, "text/plain", ENFORCE_OTHER), MX_GOOD, "ca"),
 }
 POLICY_IP = {d: f"127.0.0.{60 + i}" for i, d in enumerate(DOMAINS)}
+POLICY_IP["v6"] = "::1"
 PATH = "/.well-known/mta-sts.txt"
 
 
@@ -59,7 +62,8 @@ class Rig:
         rows = []
         for d, (txt, _, mxip, _) in DOMAINS.items():
             rows += [(d, "MX", f"10 mx.{d}.sts.test."), (f"mx.{d}", "A", mxip),
-                     (f"_mta-sts.{d}", "TXT", txt), (f"mta-sts.{d}", "A", POLICY_IP[d])]
+                     (f"_mta-sts.{d}", "TXT", txt),
+                     (f"mta-sts.{d}", "AAAA" if ":" in POLICY_IP[d] else "A", POLICY_IP[d])]
         self.dns = DnsRig({"sts.test": rows})
         self.smtp_port = shared_port([MX_GOOD, MX_SELF])
         self.https_port = shared_port(list(POLICY_IP.values()))
@@ -113,6 +117,14 @@ def test_enforce_mismatching_mx_defers():
     assert "status=deferred" in line and "dsn=4.7.5" in line, line
     assert not r.got(r.good, "mismatch")
     r.mg.assert_log(r"no MX host of mismatch\.sts\.test matches its MTA-STS policy")
+
+
+def test_policy_host_with_ipv6_only():
+    r = Rig()
+    line = r.deliver("v6")
+    assert "status=deferred" in line and "dsn=4.7.5" in line, line
+    assert r.https["v6"].requests.get(PATH) == 1
+    r.mg.assert_log(r"mta-sts: v6\.sts\.test: policy id 6 mode enforce")
 
 
 def test_enforce_untrusted_mx_certificate_defers():
