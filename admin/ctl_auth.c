@@ -1,5 +1,5 @@
 /* ctl_auth.c: "mailguardctl auth hash" and "mailguardctl auth add USER": Argon2id hashes for
- * auth_users_file (smtpd/smtpd.h makes them). The password comes from the terminal without echo
+ * auth_users_file (lib/pwhash.h makes them). The password comes from the terminal without echo
  * (asked twice) or, when stdin is not a terminal, as the first line of stdin; it is never
  * printed, logged or passed on the command line, and is wiped after use. "auth add" rewrites the
  * users file atomically (temp file, fsync, rename; mode 0600), replacing the user's line or
@@ -17,6 +17,7 @@
 #include "config/config.h"
 #include "lib/atomicfile.h"
 #include "lib/buf.h"
+#include "lib/pwhash.h"
 #include "lib/xalloc.h"
 #include "smtpd/smtpd.h"
 
@@ -69,37 +70,51 @@ read_tty(const char *prompt, char *pw, size_t size)
 	return n;
 }
 
+long
+ctl_auth_read_password(char *pw, size_t size, int from_stdin)
+{
+	char *again;
+	long n, m;
+
+	if (from_stdin || !isatty(STDIN_FILENO))
+		return read_line(stdin, pw, size);
+	if ((n = read_tty("Password: ", pw, size)) < 0)
+		return -1;
+	again = xmalloc(size);
+	m = read_tty("Again: ", again, size);
+	if (m != n || memcmp(pw, again, (size_t)n) != 0)
+		n = -2;
+	xwipe(again, size);
+	xfree(again);
+	return n;
+}
+
 /* Gets the password and hashes it into out. Returns 0 or -1 (message printed). */
 static int
 get_hash(char *out, size_t outsize)
 {
-	char pw[SMTPD_AUTH_FIELD_MAX + 2], again[SMTPD_AUTH_FIELD_MAX + 2];
+	char pw[SMTPD_AUTH_FIELD_MAX + 2];
 	const char *err;
 	long n;
 	int rc = -1;
 
-	if (isatty(STDIN_FILENO)) {
-		n = read_tty("Password: ", pw, sizeof(pw));
-		if (n >= 0 && (read_tty("Again: ", again, sizeof(again)) != n ||
-		    memcmp(pw, again, (size_t)n) != 0)) {
-			fprintf(stderr, "mailguardctl: the passwords differ\n");
-			goto out;
-		}
-	} else
-		n = read_line(stdin, pw, sizeof(pw));
+	n = ctl_auth_read_password(pw, sizeof(pw), 0);
+	if (n == -2) {
+		fprintf(stderr, "mailguardctl: the passwords differ\n");
+		goto out;
+	}
 	if (n <= 0 || n > SMTPD_AUTH_FIELD_MAX) {
 		fprintf(stderr, "mailguardctl: expected a password of 1 to %d octets\n",
 		    SMTPD_AUTH_FIELD_MAX);
 		goto out;
 	}
-	if (smtpd_auth_hash(pw, (size_t)n, out, outsize, &err) < 0) {
+	if (pwhash_make(pw, (size_t)n, out, outsize, &err) < 0) {
 		fprintf(stderr, "mailguardctl: cannot hash: %s\n", err);
 		goto out;
 	}
 	rc = 0;
 out:
 	xwipe(pw, sizeof(pw));
-	xwipe(again, sizeof(again));
 	return rc;
 }
 
@@ -183,7 +198,7 @@ out:
 int
 ctl_auth_main(const char *config_dir, int argc, char **argv)
 {
-	char hash[SMTPD_ARGON2_ENCODED_MAX];
+	char hash[PWHASH_ENCODED_MAX];
 	struct mg_config *cfg;
 	int rc;
 

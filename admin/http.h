@@ -56,6 +56,10 @@ struct http_request {
 	struct admin_who *who;	/* NULL when not authenticated */
 	const char *csrf;	/* borrowed: the session's CSRF token (NULL without session) */
 	void *conn;		/* borrowed: transport's connection (opaque to handlers) */
+	int is_tls;		/* arrived over TLS (a console listener) */
+	int via_metrics;	/* arrived on a plain-HTTP metrics_listen socket: only ROUTE_METRICS
+				 * routes are served there, without authentication */
+	const char *method_name;	/* borrowed: the method as sent, for logs */
 };
 
 struct http_response {

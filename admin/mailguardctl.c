@@ -10,6 +10,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "admin/ctl_admin.h"
 #include "admin/ctl_auth.h"
 #include "admin/ctl_train.h"
 #include "config/config.h"
@@ -30,14 +31,25 @@ usage(void)
 	    "  status                 show the roles' state\n"
 	    "  queue list             list queued messages (like mailq)\n"
 	    "  queue show QID         envelope, recipients and headers of one message\n"
-	    "  queue flush            retry every deferred message now\n"
+	    "  queue flush [QID]      retry every deferred message (or one) now\n"
 	    "  queue delete QID|ALL   remove messages (no bounce)\n"
 	    "  queue hold QID|ALL     keep messages from delivery\n"
 	    "  queue release QID|ALL  release held messages\n"
 	    "  queue rates            outbound_rate token buckets of the sender domains\n"
 	    "  queue tlsrpt           TLS-RPT session counts of the current report period\n"
+	    "  quarantine list|search [domain= rcpt= from= subject= min= max= since= until=\n"
+	    "                         limit= offset=] [--json]  quarantined mail, newest first\n"
+	    "  quarantine show QID [--json]  verdict, headers and a text preview\n"
+	    "  quarantine release QID... [by=NAME]  deliver quarantined messages\n"
+	    "  quarantine delete QID... [by=NAME]   remove quarantined messages\n"
 	    "  auth hash              print an argon2id hash of a password (read from the tty or stdin)\n"
 	    "  auth add USER          set USER's password in auth_users_file (atomic rewrite)\n"
+	    "  admin add|passwd USER [--password-stdin]  console administrator (password from\n"
+	    "                         the terminal, or the first line of stdin)\n"
+	    "  admin remove USER      remove a console administrator (not the last one)\n"
+	    "  admin list             console administrators\n"
+	    "  admin token NAME       create a JSON API token (printed once)\n"
+	    "  admin token-remove NAME  revoke an API token; admin tokens lists their names\n"
 	    "  dkim status [DOMAIN]   DKIM keys, rotation dates, DNS advice and alerts\n"
 	    "  dkim dns DOMAIN        the DKIM TXT records to publish (zone-file lines)\n"
 	    "  dkim keygen DOMAIN     first key(s) for the domain's dkim_algorithm\n"
@@ -45,6 +57,16 @@ usage(void)
 	    "  dkim import DOMAIN SELECTOR PATH  adopt a PEM private key (mode 0600, owned by\n"
 	    "                         the daemon's user)\n"
 	    "  dkim clock SECONDS|real  test_mode only: set the signer's clock for rotation tests\n"
+	    "  config get FILE KEY    a setting as written in FILE (mailguard.conf,\n"
+	    "                         domains.d/DOMAIN.conf, lists/global.allow, lists/DOMAIN.block)\n"
+	    "  config set FILE KEY VALUE...  change or add a setting (comments and order kept)\n"
+	    "  config unset FILE KEY  remove a setting (back to its default)\n"
+	    "  config list-add|list-remove FILE ENTRY  edit an allow/block list\n"
+	    "  config show FILE       print the file and its version\n"
+	    "  config domain-add DOMAIN TRANSPORT  protect a new domain\n"
+	    "  config domain-remove DOMAIN  remove a domain with its lists\n"
+	    "                         (config edits are validated like mailguard -n, written\n"
+	    "                         atomically and reloaded)\n"
 	    "  train --spam|--ham PATH...  teach the Bayes layer (PATH: message, mbox or directory)\n"
 	    "  train-neural --spam PATH... --ham PATH... [--epochs N] [--seed N]\n"
 	    "                         train the neural layer afresh on labelled mail\n");
@@ -75,6 +97,8 @@ main(int argc, char **argv)
 	log_init("mailguardctl", 1, LOG_LVL_WARN);
 	if (strcmp(argv[optind], "auth") == 0)	/* local: no daemon involved */
 		return ctl_auth_main(dir, argc - optind, argv + optind);
+	if (strcmp(argv[optind], "admin") == 0)	/* local: the files the console reads */
+		return ctl_admin_main(dir, argc - optind, argv + optind);
 	if (strcmp(argv[optind], "train") == 0 || strcmp(argv[optind], "train-neural") == 0)
 		return ctl_train_main(dir, argc - optind, argv + optind);	/* local */
 	if (sock == NULL && (cfg = config_load(dir, stderr)) == NULL) {

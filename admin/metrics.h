@@ -36,10 +36,12 @@ struct admin_domain_totals {
 size_t admin_metrics_domains(struct admin_domain_totals *out, size_t max);
 
 /* A chart series: series names are "in" (all inbound verdicts), "deliver", "quarantine",
- * "reject", "greylist", "out" (delivered + sent), "bounced", "deferred", "queue" (queue size,
- * gauge: last value of each point). span_sec is 86400 (24 h, 144 points) or 604800 (7 d, 168
- * points). Points are oldest first; values are per point (rates summed over the point). domain
- * NULL = all domains. Returns the number of points written (at most max), 0 without history. */
+ * "reject", "greylist", "out" (recipients delivered: to back-ends and to remote MX), "sent" (the
+ * outbound part of "out"), "bounced", "deferred", "connections", "queue" (queue size, gauge:
+ * last value of each point; global even when a domain is given). span_sec is 86400 (24 h, 144
+ * points) or 604800 (7 d, 168 points). Points are oldest first; values are per point (rates
+ * summed over the point). domain NULL = all domains. Returns the number of points written (at
+ * most max), 0 without history. */
 struct admin_point {
 	long long t;	/* start of the point, unix time */
 	double v;

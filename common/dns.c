@@ -8,6 +8,7 @@
  * so a worker that gave up never meets freed memory). Answers are untrusted: decoding and all
  * their limits live in dns_parse.c; datagrams that do not belong to the query are dropped. */
 #include "common/dns.h"
+#include "common/metrics.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -99,6 +100,7 @@ struct mg_dns_query {
 	const char *last_error;
 	int in_callback;
 	int is_bridge;
+	long long started;		/* mg_dns_now_ms at mg_dns_query (latency metric) */
 	mg_dns_cb *cb;
 	void *arg;
 };
@@ -374,6 +376,7 @@ deliver(struct mg_dns_query *q, struct mg_dns_result *res)
 	query_unlink(q);
 	if (q->held == res)
 		q->held = NULL;
+	metrics_observe_dns((double)(mg_dns_now_ms() - q->started) / 1000.0);
 	q->in_callback = 1;
 	q->cb(res, q->arg);
 	query_free(q);
@@ -771,6 +774,7 @@ mg_dns_query(struct mg_dns *d, const char *name, uint16_t type, long long deadli
 
 	q->d = d;
 	q->type = type;
+	q->started = mg_dns_now_ms();
 	q->deadline = deadline_ms;
 	q->fd = -1;
 	q->cb = cb;
@@ -1180,6 +1184,7 @@ direct_resolve(const struct mg_dns *d, const char *name, uint16_t type, long lon
 	const char *why = "timeout";
 	unsigned char *wire, *rbuf;
 	size_t wire_len;
+	long long started = mg_dns_now_ms();
 
 	if (encode_query(&d->cfg, name, type, &wire, &wire_len) < 0)
 		return mg_dns_result_new(name, type, MG_DNS_PERMFAIL, "invalid name");
@@ -1206,6 +1211,7 @@ direct_resolve(const struct mg_dns *d, const char *name, uint16_t type, long lon
 	}
 	xfree(rbuf);
 	xfree(wire);
+	metrics_observe_dns((double)(mg_dns_now_ms() - started) / 1000.0);
 	if (held != NULL)
 		return held;
 	return mg_dns_result_new(name, type, MG_DNS_TEMPFAIL, why != NULL ? why : "timeout");

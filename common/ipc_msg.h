@@ -4,7 +4,7 @@
  * each exchange). Bump IPC_VERSION whenever a message or its payload changes. Payload layouts are
  * written next to each type as the sequence of ipc_put_* calls; readers mirror them exactly. */
 
-#define IPC_VERSION 3
+#define IPC_VERSION 4
 
 enum ipc_type {
 	/* role -> supervisor: u32 IPC_VERSION, str role name. Sent once set-up is complete. */
@@ -77,10 +77,21 @@ enum ipc_type {
 	/* smtpd -> filter, id = 0: str sid. The session ended: drop its state. */
 	IPC_FILTER_END,
 
-	/* supervisor -> queue, id = request: u32 argc, argc x str. A mailguardctl command. */
+	/* supervisor -> queue or signer, id = request: u32 argc, argc x str. A mailguardctl
+	 * command. Also admin -> supervisor: a control command handled exactly like a mailguardctl
+	 * control-socket line (reload, status, queue ..., dkim ..., config ...). */
 	IPC_CTL_REQUEST = 60,
-	/* queue -> supervisor, id = request: u32 exit status, str output text. */
+	/* queue/signer -> supervisor and supervisor -> admin, id = request: u32 exit status, str
+	 * output text. */
 	IPC_CTL_REPLY,
+	/* admin -> supervisor, id = request: u32 n (1..64), n x (str rel, str text or absent =
+	 * delete the file, str expect_version or absent = no check). A configuration change set:
+	 * the supervisor validates and writes it (config/edit.h cfg_commit), reloads every role as for
+	 * SIGHUP when it was written, and answers IPC_CONFIG_COMMIT_RESULT. */
+	IPC_CONFIG_COMMIT = 62,
+	/* supervisor -> admin, id = request: u32 status (0 applied, 1 invalid or conflicting: nothing
+	 * written, 2 written but a setting that needs a restart changed), str errors. */
+	IPC_CONFIG_COMMIT_RESULT,
 
 	/* smtpd -> signer, id = request: str sid, str envelope text (envelope_write; direction
 	 * outbound, sender of a protected domain with dkim_sign = yes); fd = the message as it will
@@ -115,5 +126,8 @@ enum filter_action {
 #define ROLE_FD_PEER2 5		/* queue: delivery; smtpd: filter */
 #define ROLE_FD_PEER3 6		/* smtpd: signer (issue E) */
 #define ROLE_FD_LISTEN0 7	/* smtpd: first listening socket */
+#define ROLE_FD_ADMIN_LISTEN0 4	/* admin: first listening socket (kinds "admin" / "metrics" in
+				 * MAILGUARD_LISTENERS); the admin role has no peer channels */
+#define IPC_CONFIG_COMMIT_MAX 64	/* changes in one IPC_CONFIG_COMMIT */
 
 #endif

@@ -64,5 +64,7 @@ main(int argc, char **argv)
 		return filter_main();
 	if (strcmp(xrole, "signer") == 0)
 		return signer_main();
+	if (strcmp(xrole, "admin") == 0)
+		return admin_main();
 	fatal("unknown role %s", xrole);
 }

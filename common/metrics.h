@@ -5,8 +5,9 @@
  * mapped MAP_SHARED; an update is one relaxed atomic add on the mapped memory (no syscall, no lock,
  * safe from the filter's worker threads). The admin role maps every segment read-only, renders them
  * in Prometheus text format and samples them into Berkeley DB every minute for the charts
- * (admin/metrics.h). The supervisor truncates the segments at start, so counters start at zero
- * with the daemon (Prometheus handles counter resets) and survive the restart of one role. */
+ * (admin/metrics.h). A segment records the supervisor pid; a role opening a segment written under
+ * another supervisor replaces it with a zeroed one, so counters start at zero with the daemon
+ * (Prometheus handles counter resets) and survive the restart of one role. */
 #include <stddef.h>
 #include <stdint.h>
 
@@ -55,13 +56,23 @@ enum metric_hist {
 /* Opens (creating) state_dir/stats/<role>.stats and maps it; call once in the role after the
  * privilege drop. On failure logs once and every update becomes a no-op. */
 void metrics_open(const char *state_dir, const char *role);
+/* Unmaps the segment (updates become no-ops); for tests and tools. */
+void metrics_close(void);
 void metrics_inc(enum metric m, uint64_t by);
 void metrics_set(enum metric m, int64_t value);	/* gauges */
 void metrics_add(enum metric m, int64_t delta);	/* gauges */
 /* domain: lower-case protected domain name; NULL or unknown-slot overflow counts as "other". */
 void metrics_inc_domain(enum metric_dom m, const char *domain, uint64_t by);
 void metrics_observe(enum metric_hist h, double seconds);
-/* Supervisor, at start: removes stale segments so every counter starts at zero. */
+/* MH_DNS_SECONDS, recorded only in the filter role: the resolver (common/dns.c) is shared with
+ * delivery and tools, and the metric is the filter's lookup latency. Any thread. */
+void metrics_observe_dns(double seconds);
+/* Counts m once for each distinct recipient domain of env (inbound verdicts: the recipient
+ * domain is the protected domain). Main loop thread or any thread. */
+struct envelope;
+void metrics_inc_rcpt_domains(enum metric_dom m, const struct envelope *env, uint64_t by);
+/* Tools: removes every segment (roles keep counting into their unlinked mapping until they
+ * reopen). Not needed at daemon start: see the reset rule above. */
 void metrics_reset_all(const char *state_dir);
 
 #endif

@@ -43,6 +43,7 @@ int queue_main(void);
 int delivery_main(void);
 int filter_main(void);
 int signer_main(void);
+int admin_main(void);
 int supervisor_main(const char *config_dir, int foreground);
 
 #endif

@@ -3,13 +3,14 @@
  * re-executes itself once per role (-x ROLE) with descriptors at fixed numbers (common/ipc_msg.h).
  * It waits for every role's HELLO (with a deadline), then writes state_dir/listeners and logs
  * "mailguard ready". SIGHUP and `mailguardctl reload` re-validate and tell roles to reload;
- * SIGTERM stops the roles. If smtpd, filter, delivery or signer dies, the supervisor names it,
+ * SIGTERM stops the roles. If smtpd, filter, delivery, signer or admin dies, the supervisor names it,
  * makes new socketpairs for its links, hands the surviving peers their new ends
  * (IPC_PEER_RESET) and starts it again, at most SUP_RESTART_MAX times in SUP_RESTART_WINDOW
  * seconds per role; past that, or when the queue dies (it owns the spool and the journal:
  * a full restart recovers it, see doc/ARCHITECTURE.md), it stops everything.
- * It also serves the control socket (state_dir/control.sock, mode 0600) for mailguardctl:
- * a one-line text request, a text reply; queue commands are relayed to the queue role. */
+ * The admin role (console and /metrics) runs when admin_listen or metrics_listen is set; it gets
+ * its listening sockets from descriptor 4 on. The control socket for mailguardctl and the admin
+ * role's control requests and configuration commits are in common/supervisor_ctl.c. */
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -28,6 +29,7 @@
 
 #include "common/ipc_msg.h"
 #include "common/role.h"
+#include "common/supervisor_int.h"
 #include "common/tls.h"
 #include "config/config.h"
 #include "lib/atomicfile.h"
@@ -38,16 +40,9 @@
 #include "lib/str.h"
 #include "lib/xalloc.h"
 
-#define SUP_HELLO_TIMEOUT 30.0
-#define SUP_STOP_TIMEOUT 15.0
-#define CTL_LINE_MAX 4096
-#define CTL_CLIENTS_MAX 32
-#define SUP_RESTART_MAX 5		/* restarts of one role ... */
-#define SUP_RESTART_WINDOW 60.0		/* ... within this many seconds; one more stops all */
-
-enum sup_child { CHILD_SMTPD, CHILD_QUEUE, CHILD_DELIVERY, CHILD_FILTER, CHILD_SIGNER, CHILD_COUNT };
-static const char *const child_names[CHILD_COUNT] = { "smtpd", "queue", "delivery", "filter",
-	"signer" };
+struct sup_state sup;
+const char *const child_names[CHILD_COUNT] = { "smtpd", "queue", "delivery", "filter",
+	"signer", "admin" };
 
 /* The channels between roles and the descriptor number of each end (common/ipc_msg.h,
  * doc/ipc.md). */
@@ -61,43 +56,6 @@ static const struct sup_link {
 	{ CHILD_SMTPD, CHILD_SIGNER, ROLE_FD_PEER3, ROLE_FD_PEER1 },
 };
 #define SUP_N_LINKS (sizeof(sup_links) / sizeof(sup_links[0]))
-
-struct sup_listener {
-	int fd;
-	char addr[128];
-	int port;
-	const char *kind;	/* "smtp", "submission" or "submissions" (state_dir/listeners) */
-};
-
-struct ctl_client {
-	struct evconn *conn;
-	uint32_t id;
-	int active;
-};
-
-static struct {
-	struct ev_loop *loop;
-	const char *config_dir;
-	int foreground;
-	struct mg_config *cfg;
-	pid_t pids[CHILD_COUNT];
-	ev_child child_w[CHILD_COUNT];
-	struct ipc_chan *chan[CHILD_COUNT];
-	int hello[CHILD_COUNT];
-	int ready;
-	int stopping;
-	int exit_status;
-	struct sup_listener *listeners;
-	size_t n_listeners;
-	ev_timer hello_timer, stop_timer;
-	double restarts[CHILD_COUNT][SUP_RESTART_MAX];	/* ev_now() of the last restarts */
-	unsigned n_restarts[CHILD_COUNT];
-	ev_signal sig_term, sig_int, sig_hup;
-	int ctl_fd;
-	ev_io ctl_w;
-	struct ctl_client ctl[CTL_CLIENTS_MAX];
-	uint32_t ctl_next_id;
-} sup;
 
 static void sup_stop(int status);
 static void sup_stop_backends(void);
@@ -125,15 +83,14 @@ sup_split_hostport(const char *s, char *host, size_t hsize, char *port, size_t p
 	return str_lcpy(port, colon + 1, psize) >= psize ? -1 : 0;
 }
 
-/* Binds the addresses of one listen-type setting (listen, submission_listen, ...), appending
- * to sup.listeners; smtpd learns each socket's kind from MAILGUARD_LISTENERS (sup_spawn). */
+/* Binds the addresses of one listen-type setting (listen, submission_listen, admin_listen, ...),
+ * appending to set; the role learns each socket's kind from MAILGUARD_LISTENERS (sup_spawn). */
 static void
-sup_bind_kind(char **addrs, size_t n, const char *kind)
+sup_bind_kind(struct sup_lset *set, char **addrs, size_t n, const char *kind)
 {
-	sup.listeners = xreallocarray(sup.listeners, sup.n_listeners + n + 1,
-	    sizeof(*sup.listeners));
+	set->l = xreallocarray(set->l, set->n + n + 1, sizeof(*set->l));
 	for (size_t k = 0; k < n; k++) {
-		size_t i = sup.n_listeners++;
+		size_t i = set->n++;
 		struct addrinfo hints, *ai;
 		struct sockaddr_storage ss;
 		socklen_t sl = sizeof(ss);
@@ -161,22 +118,31 @@ sup_bind_kind(char **addrs, size_t n, const char *kind)
 		getsockname(fd, (struct sockaddr *)&ss, &sl);
 		getnameinfo((struct sockaddr *)&ss, sl, host, sizeof(host), sport, sizeof(sport),
 		    NI_NUMERICHOST | NI_NUMERICSERV);
-		sup.listeners[i].fd = fd;
-		str_lcpy(sup.listeners[i].addr, host, sizeof(sup.listeners[i].addr));
-		sup.listeners[i].port = ntohs(ss.ss_family == AF_INET ?
+		set->l[i].fd = fd;
+		str_lcpy(set->l[i].addr, host, sizeof(set->l[i].addr));
+		set->l[i].port = ntohs(ss.ss_family == AF_INET ?
 		    ((struct sockaddr_in *)&ss)->sin_port : ((struct sockaddr_in6 *)&ss)->sin6_port);
-		sup.listeners[i].kind = kind;
-		log_info("listening on %s port %d (%s)", host, sup.listeners[i].port, kind);
+		set->l[i].kind = kind;
+		log_info("listening on %s port %d (%s)", host, set->l[i].port, kind);
 	}
 }
 
 static void
 sup_bind_listeners(void)
 {
-	sup.n_listeners = 0;
-	sup_bind_kind(sup.cfg->listen, sup.cfg->n_listen, "smtp");
-	sup_bind_kind(sup.cfg->submission_listen, sup.cfg->n_submission_listen, "submission");
-	sup_bind_kind(sup.cfg->submissions_listen, sup.cfg->n_submissions_listen, "submissions");
+	sup.smtp_ls.n = 0;
+	sup_bind_kind(&sup.smtp_ls, sup.cfg->listen, sup.cfg->n_listen, "smtp");
+	sup_bind_kind(&sup.smtp_ls, sup.cfg->submission_listen, sup.cfg->n_submission_listen,
+	    "submission");
+	sup_bind_kind(&sup.smtp_ls, sup.cfg->submissions_listen, sup.cfg->n_submissions_listen,
+	    "submissions");
+	/* The admin role serves the console (HTTPS) and plain-HTTP /metrics listeners; it runs
+	 * only when one of them is configured. */
+	sup.admin_ls.n = 0;
+	sup_bind_kind(&sup.admin_ls, sup.cfg->admin_listen, sup.cfg->n_admin_listen, "admin");
+	sup_bind_kind(&sup.admin_ls, sup.cfg->metrics_listen, sup.cfg->n_metrics_listen, "metrics");
+	for (int i = 0; i < CHILD_COUNT; i++)
+		sup.enabled[i] = i != CHILD_ADMIN || sup.admin_ls.n > 0;
 }
 
 static void
@@ -242,9 +208,12 @@ sup_write_listeners(void)
 	const char *err;
 
 	buf_init(&b, 1 << 20);
-	for (size_t i = 0; i < sup.n_listeners; i++)
-		buf_printf(&b, "%s %s %d\n", sup.listeners[i].kind, sup.listeners[i].addr,
-		    sup.listeners[i].port);
+	for (size_t i = 0; i < sup.smtp_ls.n; i++)
+		buf_printf(&b, "%s %s %d\n", sup.smtp_ls.l[i].kind, sup.smtp_ls.l[i].addr,
+		    sup.smtp_ls.l[i].port);
+	for (size_t i = 0; i < sup.admin_ls.n; i++)
+		buf_printf(&b, "%s %s %d\n", sup.admin_ls.l[i].kind, sup.admin_ls.l[i].addr,
+		    sup.admin_ls.l[i].port);
 	str_fmt(path, sizeof(path), "%s/listeners", sup.cfg->state_dir);
 	if (atomicfile_write(path, b.data ? b.data : "", b.len, 0644, &err) < 0)
 		log_err("cannot write %s: %s", path, err);
@@ -269,16 +238,17 @@ sup_child_fds(const int *fds, int n)
 			_exit(127);
 }
 
-/* In the smtpd child before exec: the kind of each listening socket, in descriptor order from
- * ROLE_FD_LISTEN0 ("smtp,submission,submissions"). */
+/* In the smtpd or admin child before exec: the kind of each listening socket, in descriptor
+ * order from ROLE_FD_LISTEN0 ("smtp,submission,submissions") or ROLE_FD_ADMIN_LISTEN0
+ * ("admin,metrics"). */
 static void
-sup_listener_env(void)
+sup_listener_env(const struct sup_lset *set)
 {
 	struct buf b;
 
 	buf_init(&b, 64 * 1024);
-	for (size_t i = 0; i < sup.n_listeners; i++)
-		buf_printf(&b, "%s%s", i ? "," : "", sup.listeners[i].kind);
+	for (size_t i = 0; i < set->n; i++)
+		buf_printf(&b, "%s%s", i ? "," : "", set->l[i].kind);
 	if (setenv("MAILGUARD_LISTENERS", b.data ? b.data : "", 1) < 0)
 		_exit(127);
 	buf_free(&b);
@@ -302,7 +272,9 @@ sup_spawn(enum sup_child which, const int *fds, int nfds)
 
 		sup_child_fds(fds, nfds);
 		if (which == CHILD_SMTPD)
-			sup_listener_env();
+			sup_listener_env(&sup.smtp_ls);
+		else if (which == CHILD_ADMIN)
+			sup_listener_env(&sup.admin_ls);
 		argv[a++] = "mailguard";
 		argv[a++] = "-x";
 		argv[a++] = (char *)child_names[which];
@@ -354,8 +326,12 @@ sup_start_one(enum sup_child which, const int peer_fds[SUP_N_LINKS])
 	}
 	if (which == CHILD_SMTPD) {
 		nfds = ROLE_FD_LISTEN0 - ROLE_FD_SUPERVISOR;
-		for (size_t i = 0; i < sup.n_listeners && i < 59; i++)
-			fds[nfds++] = sup.listeners[i].fd;
+		for (size_t i = 0; i < sup.smtp_ls.n && i < 59; i++)
+			fds[nfds++] = sup.smtp_ls.l[i].fd;
+	} else if (which == CHILD_ADMIN) {
+		nfds = ROLE_FD_ADMIN_LISTEN0 - ROLE_FD_SUPERVISOR;
+		for (size_t i = 0; i < sup.admin_ls.n && i < 59; i++)
+			fds[nfds++] = sup.admin_ls.l[i].fd;
 	}
 	sup_spawn(which, fds, nfds);
 	close(sp[1]);
@@ -373,7 +349,7 @@ sup_start_children(void)
 	int ends[SUP_N_LINKS][2];
 	/* the order of the first start: smtpd last, once its peers exist */
 	static const enum sup_child order[] = { CHILD_QUEUE, CHILD_DELIVERY, CHILD_FILTER,
-		CHILD_SIGNER, CHILD_SMTPD };
+		CHILD_SIGNER, CHILD_SMTPD, CHILD_ADMIN };
 
 	for (size_t k = 0; k < SUP_N_LINKS; k++)
 		if (sup_socketpair(ends[k]) < 0)
@@ -381,6 +357,8 @@ sup_start_children(void)
 	for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
 		int mine[SUP_N_LINKS];
 
+		if (!sup.enabled[order[i]])
+			continue;
 		for (size_t k = 0; k < SUP_N_LINKS; k++)
 			mine[k] = sup_links[k].a == order[i] ? ends[k][0] :
 			    sup_links[k].b == order[i] ? ends[k][1] : -1;
@@ -455,187 +433,6 @@ sup_broadcast(enum ipc_type type)
 			ipc_send(sup.chan[i], (uint16_t)type, 0, -1, NULL);
 }
 
-/* ---- control socket ---- */
-
-static void
-ctl_reply(struct ctl_client *cl, int status, const char *text)
-{
-	evconn_printf(cl->conn, "status %d\n%s", status, text);
-	if (text[0] && text[strlen(text) - 1] != '\n')
-		evconn_write(cl->conn, "\n", 1);
-	evconn_notify_drained(cl->conn);
-}
-
-static void
-ctl_free(struct ctl_client *cl)
-{
-	evconn_free(&cl->conn);
-	cl->active = 0;
-}
-
-static int sup_reload(void);
-
-/* Hands a mailguardctl command (argv[1..]) to a role as IPC_CTL_REQUEST; its IPC_CTL_REPLY
- * answers the client. */
-static void
-ctl_forward(struct ctl_client *cl, enum sup_child role_id, int argc, char **argv)
-{
-	struct ipc_out o;
-
-	cl->id = ++sup.ctl_next_id;
-	ipc_out_init(&o);
-	ipc_put_u32(&o, (uint32_t)(argc - 1));
-	for (int i = 1; i < argc; i++)
-		ipc_put_str(&o, argv[i]);
-	ipc_send(sup.chan[role_id], IPC_CTL_REQUEST, cl->id, -1, &o);
-	ipc_out_free(&o);
-}
-
-static void
-ctl_command(struct ctl_client *cl, char *line)
-{
-	char *argv[16];
-	int argc = str_split(line, " \t", argv, 16);
-
-	if (argc <= 0) {
-		ctl_reply(cl, 2, "error: empty or overlong command\n");
-		return;
-	}
-	if (strcmp(argv[0], "reload") == 0 && argc == 1) {
-		if (sup_reload() < 0)
-			ctl_reply(cl, 1, "error: configuration has errors; see the log (or mailguard -n)\n");
-		else
-			ctl_reply(cl, 0, "reloaded\n");
-		return;
-	}
-	if (strcmp(argv[0], "status") == 0 && argc == 1) {
-		char txt[512];
-
-		snprintf(txt, sizeof(txt), "ready %s\nsmtpd pid %d\nqueue pid %d\ndelivery pid %d\n"
-		    "filter pid %d\nsigner pid %d\n", sup.ready ? "yes" : "no",
-		    (int)sup.pids[CHILD_SMTPD], (int)sup.pids[CHILD_QUEUE],
-		    (int)sup.pids[CHILD_DELIVERY], (int)sup.pids[CHILD_FILTER],
-		    (int)sup.pids[CHILD_SIGNER]);
-		ctl_reply(cl, 0, txt);
-		return;
-	}
-	/* queue commands go to the queue role; dkim ones to the signer (issue E: only it touches
-	 * keys) */
-	if (strcmp(argv[0], "queue") == 0 && sup.chan[CHILD_QUEUE] != NULL) {
-		ctl_forward(cl, CHILD_QUEUE, argc, argv);
-		return;
-	}
-	if (strcmp(argv[0], "dkim") == 0 && sup.chan[CHILD_SIGNER] != NULL) {
-		ctl_forward(cl, CHILD_SIGNER, argc, argv);
-		return;
-	}
-	ctl_reply(cl, 2, "error: unknown command (try: reload, status, queue list|show|flush|"
-	    "delete|hold|release|rates|tlsrpt, dkim status|dns|keygen|rotate|import)\n");
-}
-
-static void
-ctl_conn_cb(struct evconn *c, enum evconn_event ev, void *arg)
-{
-	struct ctl_client *cl = arg;
-	struct buf *in;
-	char *nl;
-
-	switch (ev) {
-	case EVCONN_READ:
-		in = evconn_in(c);
-		if (cl->id != 0)
-			return;	/* one command per connection */
-		if ((nl = memchr(in->data, '\n', in->len)) == NULL) {
-			if (in->len >= CTL_LINE_MAX - 1) {
-				ctl_reply(cl, 2, "error: command too long\n");
-				cl->id = UINT32_MAX;
-			}
-			return;
-		}
-		*nl = '\0';
-		if (memchr(in->data, '\0', (size_t)(nl - in->data)) != NULL) {
-			ctl_reply(cl, 2, "error: NUL in command\n");
-			cl->id = UINT32_MAX;
-			return;
-		}
-		cl->id = UINT32_MAX;
-		ctl_command(cl, in->data);
-		return;
-	case EVCONN_DRAINED:
-	case EVCONN_EOF:
-	case EVCONN_ERROR:
-	case EVCONN_TIMEOUT:
-		ctl_free(cl);
-		return;
-	default:
-		return;
-	}
-}
-
-static void
-ctl_accept_cb(struct ev_loop *loop, ev_io *w, int revents)
-{
-	int fd;
-
-	(void)loop;
-	(void)revents;
-	while ((fd = accept4(w->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
-		struct ctl_client *cl = NULL;
-
-		for (int i = 0; i < CTL_CLIENTS_MAX; i++)
-			if (!sup.ctl[i].active) {
-				cl = &sup.ctl[i];
-				break;
-			}
-		if (cl == NULL) {
-			close(fd);
-			continue;
-		}
-		cl->active = 1;
-		cl->id = 0;
-		cl->conn = evconn_new(sup.loop, fd, CTL_LINE_MAX, ctl_conn_cb, cl);
-		evconn_set_timeout(cl->conn, 60);
-	}
-}
-
-static void
-ctl_open(void)
-{
-	struct sockaddr_un sun;
-	mode_t old;
-
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	if (str_fmt(sun.sun_path, sizeof(sun.sun_path), "%s/control.sock", sup.cfg->state_dir) < 0)
-		fatal("state_dir too long for a control socket path");
-	unlink(sun.sun_path);
-	if ((sup.ctl_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) < 0)
-		fatal("socket: %m");
-	old = umask(0177);
-	if (bind(sup.ctl_fd, (struct sockaddr *)&sun, sizeof(sun)) < 0)
-		fatal("bind %s: %m", sun.sun_path);
-	umask(old);
-	if (listen(sup.ctl_fd, 16) < 0)
-		fatal("listen %s: %m", sun.sun_path);
-	ev_io_init(&sup.ctl_w, ctl_accept_cb, sup.ctl_fd, EV_READ);
-	ev_io_start(sup.loop, &sup.ctl_w);
-}
-
-static void
-ctl_queue_reply(struct ipc_msg *msg)
-{
-	uint32_t status = ipc_get_u32(msg);
-	char *text = ipc_get_str(msg);
-
-	ipc_msg_end(msg);
-	for (int i = 0; i < CTL_CLIENTS_MAX; i++)
-		if (sup.ctl[i].active && sup.ctl[i].id == msg->id) {
-			ctl_reply(&sup.ctl[i], (int)status, text ? text : "");
-			break;
-		}
-	xfree(text);
-}
-
 /* ---- children ---- */
 
 static void
@@ -645,7 +442,7 @@ sup_hello_timeout(struct ev_loop *loop, ev_timer *w, int revents)
 	(void)w;
 	(void)revents;
 	for (int i = 0; i < CHILD_COUNT; i++)
-		if (!sup.hello[i])
+		if (sup.enabled[i] && !sup.hello[i])
 			log_crit("role %s did not finish set-up within %.0f s", child_names[i],
 			    SUP_HELLO_TIMEOUT);
 	sup_stop(1);
@@ -668,7 +465,7 @@ sup_child_msg(struct ipc_chan *chan, struct ipc_msg *msg, void *arg)
 			panic("role %s: bad hello (version %u, name %s)", child_names[which], v, name);
 		sup.hello[which] = 1;
 		for (int i = 0; i < CHILD_COUNT; i++)
-			if (!sup.hello[i])
+			if (sup.enabled[i] && !sup.hello[i])
 				return;
 		ev_timer_stop(sup.loop, &sup.hello_timer);
 		if (sup.ready) {
@@ -678,16 +475,27 @@ sup_child_msg(struct ipc_chan *chan, struct ipc_msg *msg, void *arg)
 		}
 		sup.ready = 1;
 		sup_write_listeners();
-		log_info("mailguard ready: %zu listener(s), spool %s", sup.n_listeners,
+		log_info("mailguard ready: %zu listener(s), spool %s", sup.smtp_ls.n + sup.admin_ls.n,
 		    sup.cfg->spool_dir);
 		return;
 	}
 	case IPC_CTL_REPLY:
-		ctl_queue_reply(msg);
+		sup_ctl_role_reply(msg);
+		return;
+	case IPC_CTL_REQUEST:
+		if (which != CHILD_ADMIN)
+			break;
+		sup_admin_ctl(msg);
+		return;
+	case IPC_CONFIG_COMMIT:
+		if (which != CHILD_ADMIN)
+			break;
+		sup_config_commit(msg);
 		return;
 	default:
-		panic("unexpected message type %u from %s", msg->type, child_names[which]);
+		break;
 	}
+	panic("unexpected message type %u from %s", msg->type, child_names[which]);
 }
 
 static void
@@ -812,18 +620,23 @@ sup_own_users_file(void)
 		log_err("chown %s: %m", sup.cfg->auth_users_file);
 }
 
-static int
-sup_reload(void)
+int
+sup_reload(const char **static_name_r)
 {
 	struct mg_config *ncfg = config_load(sup.config_dir, NULL);
 	const char *name;
 
+	if (static_name_r != NULL)
+		*static_name_r = NULL;
 	if (ncfg == NULL) {
 		log_err("reload: configuration has errors; keeping the running one (run mailguard -n)");
 		return -1;
 	}
-	if (config_static_changed(sup.cfg, ncfg, &name))
+	if (config_static_changed(sup.cfg, ncfg, &name)) {
 		log_warn("reload: setting %s changed but takes effect only after a restart", name);
+		if (static_name_r != NULL)
+			*static_name_r = name;	/* static: a settings table name */
+	}
 	config_free(&sup.cfg);
 	sup.cfg = ncfg;
 	sup_own_users_file();
@@ -838,7 +651,7 @@ sup_signal(struct ev_loop *loop, ev_signal *w, int revents)
 	(void)loop;
 	(void)revents;
 	if (w->signum == SIGHUP) {
-		(void)sup_reload();
+		(void)sup_reload(NULL);
 		return;
 	}
 	log_info("signal %d: stopping", w->signum);
@@ -871,7 +684,7 @@ supervisor_main(const char *config_dir, int foreground)
 	sup_tls_bootstrap();
 	sup_own_users_file();
 	sup_bind_listeners();
-	ctl_open();
+	sup_ctl_open();
 	sup_start_children();
 	ev_timer_init(&sup.hello_timer, sup_hello_timeout, SUP_HELLO_TIMEOUT, 0);
 	ev_timer_start(sup.loop, &sup.hello_timer);

@@ -174,6 +174,7 @@ struct mg_config {
 	size_t n_url_shorteners;
 	/* [global] learning layers (issue D: filter/bayes*.c, neural*.c) */
 	int bayes_min_learned;	/* spam AND ham messages learned before Bayes scores */
+	long long quarantine_retention;	/* seconds a quarantined message is kept (issue G) */
 	/* [global] admin console (issue H: admin/) */
 	char **admin_listen;	/* HTTPS console listeners, like listen; empty = no console */
 	size_t n_admin_listen;

@@ -4,7 +4,8 @@
  * Runs in the supervisor at start and reload (and in tools); queries run in any role and thread.
  * Files are trusted to be the admin's, not to be well-formed: each is capped (CONFIG_FILE_MAX,
  * CONFIG_LIST_FILE_MAX), must be a regular file, and every problem is reported, not just the
- * first. */
+ * first. config_load_overlay reads the same way with proposed edits (config/edit.h) laid over
+ * the directory: read_file and list_dir are the only places that consult the disk. */
 #include "config/settings.h"
 
 #include <dirent.h>
@@ -18,19 +19,72 @@
 #include <unistd.h>
 
 #include "common/limits.h"
+#include "config/edit.h"
 #include "lib/str.h"
 #include "lib/xalloc.h"
 
 #define READ_CHUNK 65536
 
+/* One load: the error sink, and the changes laid over the directory (config_load_overlay).
+ * Paths under dir are matched against the changes by their name relative to dir. */
+struct load {
+	struct config_ctx ctx;
+	const char *dir;	/* borrowed: the directory as given, trailing slashes dropped */
+	size_t dirlen;
+	const struct cfg_change *changes;	/* borrowed */
+	size_t n_changes;
+};
+
+/* The change for path (dir/rel), or NULL when path is read from the disk. */
+static const struct cfg_change *
+overlay_find(const struct load *ld, const char *path)
+{
+	const char *rel;
+
+	if (ld->n_changes == 0 || strncmp(path, ld->dir, ld->dirlen) != 0 ||
+	    path[ld->dirlen] != '/')
+		return NULL;
+	rel = path + ld->dirlen + 1;
+	for (size_t i = 0; i < ld->n_changes; i++)
+		if (strcmp(ld->changes[i].rel, rel) == 0)
+			return &ld->changes[i];
+	return NULL;
+}
+
+/* Takes a changed file's text from its change: 1 when it has text, 0 when it is deleted (absent)
+ * and missing_ok, -1 after reporting an error. */
+static int
+read_overlay(struct load *ld, const struct cfg_change *c, const char *path, size_t max,
+    int missing_ok, struct buf *out)
+{
+	buf_init(out, max);
+	if (c->text == NULL) {
+		if (missing_ok)
+			return 0;
+		config_error(&ld->ctx, path, 0, "expected a file, found none");
+		return -1;
+	}
+	if (buf_append(out, c->text, c->len) < 0) {
+		config_error(&ld->ctx, path, 0, "expected a file of at most %zu bytes, found a "
+		    "larger one", max);
+		buf_free(out);
+		return -1;
+	}
+	return 1;
+}
+
 /* Reads a whole regular file into out (capped at max bytes). Returns 1 when read, 0 when it
  * does not exist and missing_ok, -1 after reporting an error. */
 static int
-read_file(struct config_ctx *ctx, const char *path, size_t max, int missing_ok, struct buf *out)
+read_file(struct load *ld, const char *path, size_t max, int missing_ok, struct buf *out)
 {
+	struct config_ctx *ctx = &ld->ctx;
+	const struct cfg_change *c = overlay_find(ld, path);
 	struct stat st;
 	int fd, ret = -1;
 
+	if (c != NULL)
+		return read_overlay(ld, c, path, max, missing_ok, out);
 	buf_init(out, max);
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) < 0) {
 		if (errno == ENOENT && missing_ok)
@@ -79,10 +133,57 @@ cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Sorted names of the entries of path that do not start with '.'; NULL (with *n_r = 0) when
- * the directory does not exist; reports other errors. Free with free_names. */
+static int
+has_name(char **names, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(names[i], name) == 0)
+			return 1;
+	return 0;
+}
+
+/* Lays the changes over the listing of path (dir/sub): a changed file with text is listed, a
+ * deleted one is not. */
 static char **
-list_dir(struct config_ctx *ctx, const char *path, size_t *n_r)
+overlay_names(const struct load *ld, const char *path, char **names, size_t *n_r)
+{
+	const char *sub;
+	size_t sl, n = *n_r;
+
+	if (ld->n_changes == 0 || strncmp(path, ld->dir, ld->dirlen) != 0 ||
+	    path[ld->dirlen] != '/')
+		return names;
+	sub = path + ld->dirlen + 1;
+	sl = strlen(sub);
+	for (size_t i = 0; i < ld->n_changes; i++) {
+		const char *rel = ld->changes[i].rel, *name;
+
+		if (strncmp(rel, sub, sl) != 0 || rel[sl] != '/')
+			continue;
+		name = rel + sl + 1;
+		if (*name == '\0' || strchr(name, '/') != NULL)
+			continue;
+		if (ld->changes[i].text != NULL && !has_name(names, n, name)) {
+			names = xreallocarray(names, n + 1, sizeof(*names));
+			names[n++] = xstrdup(name);
+		} else if (ld->changes[i].text == NULL) {
+			for (size_t j = 0; j < n; j++)
+				if (strcmp(names[j], name) == 0) {
+					xfree(names[j]);
+					names[j] = names[--n];
+					break;
+				}
+		}
+	}
+	*n_r = n;
+	return names;
+}
+
+/* Sorted names of the entries of path that do not start with '.' (with the changes laid over
+ * them); NULL (with *n_r = 0) when there are none or the directory does not exist; reports other
+ * errors. Free with free_names. */
+static char **
+list_dir(struct load *ld, const char *path, size_t *n_r)
 {
 	DIR *d;
 	struct dirent *de;
@@ -92,17 +193,18 @@ list_dir(struct config_ctx *ctx, const char *path, size_t *n_r)
 	*n_r = 0;
 	if ((d = opendir(path)) == NULL) {
 		if (errno != ENOENT)
-			config_error(ctx, path, 0, "expected a readable directory, found error: %s",
-			    strerror(errno));
-		return NULL;
+			config_error(&ld->ctx, path, 0, "expected a readable directory, found "
+			    "error: %s", strerror(errno));
+	} else {
+		while ((de = readdir(d)) != NULL) {
+			if (de->d_name[0] == '.')
+				continue;
+			names = xreallocarray(names, n + 1, sizeof(*names));
+			names[n++] = xstrdup(de->d_name);
+		}
+		closedir(d);
 	}
-	while ((de = readdir(d)) != NULL) {
-		if (de->d_name[0] == '.')
-			continue;
-		names = xreallocarray(names, n + 1, sizeof(*names));
-		names[n++] = xstrdup(de->d_name);
-	}
-	closedir(d);
+	names = overlay_names(ld, path, names, &n);
 	if (n > 0)
 		qsort(names, n, sizeof(*names), cmp_str);
 	*n_r = n;
@@ -169,11 +271,12 @@ parse_global(struct config_ctx *ctx, const char *file, const char *text, size_t 
 }
 
 static void
-load_domains(struct config_ctx *ctx, const char *dir, struct mg_config *cfg)
+load_domains(struct load *ld, struct mg_config *cfg)
 {
-	char *ddir = xasprintf("%s/domains.d", dir);
+	struct config_ctx *ctx = &ld->ctx;
+	char *ddir = xasprintf("%s/domains.d", ld->dir);
 	size_t n, dlen;
-	char **names = list_dir(ctx, ddir, &n);
+	char **names = list_dir(ld, ddir, &n);
 
 	for (size_t i = 0; i < n; i++) {
 		char *file, *dom;
@@ -192,7 +295,7 @@ load_domains(struct config_ctx *ctx, const char *dir, struct mg_config *cfg)
 			config_quote(&m, names[i], strlen(names[i]));
 			config_error(ctx, file, 0, "%s", m.data);
 			buf_free(&m);
-		} else if (read_file(ctx, file, CONFIG_FILE_MAX, 0, &text) > 0) {
+		} else if (read_file(ld, file, CONFIG_FILE_MAX, 0, &text) > 0) {
 			cfg->domains = xreallocarray(cfg->domains, cfg->n_domains + 1,
 			    sizeof(*cfg->domains));
 			parse_domain(ctx, dom, file, text.data ? text.data : "", text.len,
@@ -214,29 +317,30 @@ cmp_domain(const void *a, const void *b)
 
 /* Reads path into l (missing = empty list, l->file stays NULL). */
 static void
-load_list(struct config_ctx *ctx, const char *path, struct mg_list *l)
+load_list(struct load *ld, const char *path, struct mg_list *l)
 {
 	struct buf text;
 
-	if (read_file(ctx, path, CONFIG_LIST_FILE_MAX, 1, &text) <= 0)
+	if (read_file(ld, path, CONFIG_LIST_FILE_MAX, 1, &text) <= 0)
 		return;
 	l->file = xstrdup(path);
-	config_parse_list(ctx, path, text.data ? text.data : "", text.len, l);
+	config_parse_list(&ld->ctx, path, text.data ? text.data : "", text.len, l);
 	buf_free(&text);
 }
 
 static void
-load_lists(struct config_ctx *ctx, const char *dir, struct mg_config *cfg)
+load_lists(struct load *ld, struct mg_config *cfg)
 {
-	char *ldir = xasprintf("%s/lists", dir), *path;
+	struct config_ctx *ctx = &ld->ctx;
+	char *ldir = xasprintf("%s/lists", ld->dir), *path;
 	size_t n, blen;
-	char **names = list_dir(ctx, ldir, &n);
+	char **names = list_dir(ld, ldir, &n);
 
 	path = xasprintf("%s/global.allow", ldir);
-	load_list(ctx, path, &cfg->global_allow);
+	load_list(ld, path, &cfg->global_allow);
 	xfree(path);
 	path = xasprintf("%s/global.block", ldir);
-	load_list(ctx, path, &cfg->global_block);
+	load_list(ld, path, &cfg->global_block);
 	xfree(path);
 	for (size_t i = 0; i < n; i++) {
 		int allow = 1;
@@ -264,7 +368,7 @@ load_lists(struct config_ctx *ctx, const char *dir, struct mg_config *cfg)
 			config_error(ctx, path, 0, "%s", m.data);
 			buf_free(&m);
 		} else {
-			load_list(ctx, path, allow ? &d->allow : &d->block);
+			load_list(ld, path, allow ? &d->allow : &d->block);
 		}
 		xfree(path);
 		xfree(dom);
@@ -294,9 +398,9 @@ resolve_paths(struct mg_config *cfg)
 }
 
 struct mg_config *
-config_load(const char *dir, FILE *errors)
+config_load_overlay(const char *dir, const struct cfg_change *changes, size_t n, FILE *errors)
 {
-	struct config_ctx ctx = { errors, 0 };
+	struct load ld = { { errors, 0 }, NULL, 0, changes, n };
 	struct mg_config *cfg = xcalloc(1, sizeof(*cfg));
 	int *lines = xcalloc(config_n_settings, sizeof(*lines));
 	char absdir[PATH_MAX], *d = xstrdup(dir), *file;
@@ -305,33 +409,41 @@ config_load(const char *dir, FILE *errors)
 
 	while (dl > 1 && d[dl - 1] == '/')
 		d[--dl] = '\0';	/* "conf/" and "conf" name files the same way */
+	ld.dir = d;
+	ld.dirlen = dl;
 	file = xasprintf("%s/mailguard.conf", d);
 	if (realpath(d, absdir) == NULL) {
-		config_error(&ctx, d, 0, "expected a configuration directory, found error: %s",
+		config_error(&ld.ctx, d, 0, "expected a configuration directory, found error: %s",
 		    strerror(errno));
 		config_defaults_apply(SCOPE_GLOBAL, cfg);
 		goto out;
 	}
 	cfg->dir = xstrdup(absdir);
-	if (read_file(&ctx, file, CONFIG_FILE_MAX, 0, &text) > 0) {
-		parse_global(&ctx, file, text.data ? text.data : "", text.len, cfg, lines);
+	if (read_file(&ld, file, CONFIG_FILE_MAX, 0, &text) > 0) {
+		parse_global(&ld.ctx, file, text.data ? text.data : "", text.len, cfg, lines);
 		buf_free(&text);
 	} else {
 		config_defaults_apply(SCOPE_GLOBAL, cfg);
 	}
 	resolve_paths(cfg);
-	config_check_secrets(&ctx, cfg, file, lines);
-	load_domains(&ctx, d, cfg);
+	config_check_secrets(&ld.ctx, cfg, file, lines);
+	load_domains(&ld, cfg);
 	if (cfg->n_domains > 1)
 		qsort(cfg->domains, cfg->n_domains, sizeof(*cfg->domains), cmp_domain);
-	load_lists(&ctx, d, cfg);
+	load_lists(&ld, cfg);
 out:
 	xfree(lines);
 	xfree(file);
 	xfree(d);
-	if (ctx.n_errors > 0)
+	if (ld.ctx.n_errors > 0)
 		config_free(&cfg);
 	return cfg;
+}
+
+struct mg_config *
+config_load(const char *dir, FILE *errors)
+{
+	return config_load_overlay(dir, NULL, 0, errors);
 }
 
 void

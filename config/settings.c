@@ -231,6 +231,10 @@ const struct setting config_settings[] = {
 	  .doc = "Spam messages and ham messages (each) the Bayes token store must have learned "
 		 "(mailguardctl train) before the Bayes layer adds symbols; with fewer, its "
 		 "probabilities are noise." },
+	{ .name = "quarantine_retention", .scope = SCOPE_GLOBAL, .type = T_DURATION, .def = "14d",
+	  .min = HOUR, .max = 365 * DAY, .reloadable = 1, .issue = "A", GI(quarantine_retention),
+	  .doc = "How long a quarantined message is kept (counted from its arrival) before the "
+		 "queue deletes it; checked at start and every 10 minutes." },
 	{ .name = "psl_file", .scope = SCOPE_GLOBAL, .type = T_PATH,
 	  .def = "/usr/share/publicsuffix/public_suffix_list.dat", .reloadable = 0, .issue = "C",
 	  .off = G(psl_file, char *),
@@ -316,65 +320,65 @@ const struct setting config_settings[] = {
 		 "signer's notion of now for the key rotation timeline. Never set in production." },
 
 	{ .name = "admin_listen", .scope = SCOPE_GLOBAL, .type = T_LISTEN, .def = "127.0.0.1:8443",
-	  .reloadable = 0, .issue = "H", .off = G(admin_listen, char **),
+	  .reloadable = 0, .issue = "A", .off = G(admin_listen, char **),
 	  .off2 = G(n_admin_listen, size_t), .flags = SET_EMPTY_OK,
 	  .doc = "Addresses of the HTTPS admin console and JSON API, as address:port like listen. "
 		 "Empty: no console." },
 	{ .name = "metrics_listen", .scope = SCOPE_GLOBAL, .type = T_LISTEN, .def = "",
-	  .reloadable = 0, .issue = "H", .off = G(metrics_listen, char **),
+	  .reloadable = 0, .issue = "A", .off = G(metrics_listen, char **),
 	  .off2 = G(n_metrics_listen, size_t), .flags = SET_EMPTY_OK,
 	  .doc = "Extra plain-HTTP listeners that serve only /metrics (Prometheus text format) "
 		 "without login, for a scraper on a trusted network. Empty: /metrics is served on the "
 		 "console listeners only (API token required)." },
 	{ .name = "admin_tls_cert", .scope = SCOPE_GLOBAL, .type = T_PATH, .def = "",
-	  .reloadable = 1, .issue = "H", .off = G(admin_tls_cert, char *), .flags = SET_EMPTY_OK,
+	  .reloadable = 1, .issue = "A", .off = G(admin_tls_cert, char *), .flags = SET_EMPTY_OK,
 	  .doc = "PEM certificate chain of the console. Empty: the SMTP certificate (tls_cert, "
 		 "or the one generated in state_dir at first start). Set together with admin_tls_key." },
 	{ .name = "admin_tls_key", .scope = SCOPE_GLOBAL, .type = T_PATH, .def = "",
-	  .reloadable = 1, .issue = "H", .off = G(admin_tls_key, char *),
+	  .reloadable = 1, .issue = "A", .off = G(admin_tls_key, char *),
 	  .flags = SET_EMPTY_OK | SET_SECRET,
 	  .doc = "PEM private key for admin_tls_cert; must not be readable by group or others." },
 	{ .name = "admin_users_file", .scope = SCOPE_GLOBAL, .type = T_PATH, .def = "",
-	  .reloadable = 1, .issue = "H", .off = G(admin_users_file, char *),
+	  .reloadable = 1, .issue = "A", .off = G(admin_users_file, char *),
 	  .flags = SET_EMPTY_OK | SET_SECRET,
 	  .doc = "Console administrators, one \"user:hash\" line each (# comments), hash in the "
 		 "$argon2id$ form of \"mailguardctl auth hash\". Every administrator sees every "
 		 "domain. Empty: state_dir/admin-users (mailguardctl admin add USER writes it)." },
 	{ .name = "admin_tokens_file", .scope = SCOPE_GLOBAL, .type = T_PATH, .def = "",
-	  .reloadable = 1, .issue = "H", .off = G(admin_tokens_file, char *),
+	  .reloadable = 1, .issue = "A", .off = G(admin_tokens_file, char *),
 	  .flags = SET_EMPTY_OK | SET_SECRET,
 	  .doc = "JSON API tokens, one \"name:sha256-hex-of-token\" line each; a request sends "
 		 "\"Authorization: Bearer TOKEN\". Empty: state_dir/admin-tokens (mailguardctl "
 		 "admin token NAME creates one)." },
 	{ .name = "audit_log", .scope = SCOPE_GLOBAL, .type = T_PATH, .def = "",
-	  .reloadable = 1, .issue = "H", .off = G(audit_log, char *), .flags = SET_EMPTY_OK,
+	  .reloadable = 1, .issue = "A", .off = G(audit_log, char *), .flags = SET_EMPTY_OK,
 	  .doc = "Audit log of every change made through the console or API (who, when, what, "
 		 "before and after), one JSON object a line. Empty: state_dir/audit.log." },
 	{ .name = "admin_session_idle", .scope = SCOPE_GLOBAL, .type = T_DURATION, .def = "30m",
-	  .min = 1, .max = DAY, .reloadable = 1, .issue = "H", GI(admin_session_idle),
+	  .min = 1, .max = DAY, .reloadable = 1, .issue = "A", GI(admin_session_idle),
 	  .doc = "A console session unused this long ends (log in again)." },
 	{ .name = "admin_session_max", .scope = SCOPE_GLOBAL, .type = T_DURATION, .def = "8h",
-	  .min = 1, .max = 7 * DAY, .reloadable = 1, .issue = "H", GI(admin_session_max),
+	  .min = 1, .max = 7 * DAY, .reloadable = 1, .issue = "A", GI(admin_session_max),
 	  .doc = "A console session ends this long after login, however busy." },
 	{ .name = "admin_login_fail_limit", .scope = SCOPE_GLOBAL, .type = T_INT, .def = "5",
-	  .min = 1, .max = 1000, .reloadable = 1, .issue = "H", GI(admin_login_fail_limit),
+	  .min = 1, .max = 1000, .reloadable = 1, .issue = "A", GI(admin_login_fail_limit),
 	  .doc = "Failed console logins for one user name, or from one client address, after "
 		 "which logins from it are refused for admin_login_lockout." },
 	{ .name = "admin_login_lockout", .scope = SCOPE_GLOBAL, .type = T_DURATION, .def = "15m",
-	  .min = 1, .max = DAY, .reloadable = 1, .issue = "H", GI(admin_login_lockout),
+	  .min = 1, .max = DAY, .reloadable = 1, .issue = "A", GI(admin_login_lockout),
 	  .doc = "How long a console lockout lasts (see admin_login_fail_limit)." },
 	{ .name = "admin_max_connections", .scope = SCOPE_GLOBAL, .type = T_INT, .def = "64",
-	  .min = 1, .max = 10000, .reloadable = 1, .issue = "H", GI(admin_max_connections),
+	  .min = 1, .max = 10000, .reloadable = 1, .issue = "A", GI(admin_max_connections),
 	  .doc = "Concurrent console and metrics connections; more are closed at once." },
 	{ .name = "brand_name", .scope = SCOPE_GLOBAL, .type = T_STRING, .def = "MailGuard",
-	  .reloadable = 1, .issue = "H", .off = G(brand_name, char *),
+	  .reloadable = 1, .issue = "A", .off = G(brand_name, char *),
 	  .doc = "Product name shown in the console and in quarantine digests." },
 	{ .name = "brand_logo", .scope = SCOPE_GLOBAL, .type = T_PATH, .def = "",
-	  .reloadable = 1, .issue = "H", .off = G(brand_logo, char *), .flags = SET_EMPTY_OK,
+	  .reloadable = 1, .issue = "A", .off = G(brand_logo, char *), .flags = SET_EMPTY_OK,
 	  .doc = "Logo (PNG or SVG, at most 256 KiB) shown in the console header and digests. "
 		 "Empty: the product name only." },
 	{ .name = "brand_color", .scope = SCOPE_GLOBAL, .type = T_STRING, .def = "#1f6feb",
-	  .reloadable = 1, .issue = "H", .off = G(brand_color, char *),
+	  .reloadable = 1, .issue = "A", .off = G(brand_color, char *),
 	  .doc = "Primary colour of the console and digests, as #rrggbb." },
 
 	/* ---- domains.d/<domain>.conf ---- */

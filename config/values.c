@@ -208,7 +208,7 @@ expected_string(const struct setting *s, struct buf *out)
 static int
 parse_hostname(const struct setting *s, const char *v, void *obj, struct value_error *e)
 {
-	char host[256];
+	char host[256] = "";
 
 	if (*v == '\0') {
 		/* The system host name, if it is a usable one. */

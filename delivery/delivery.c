@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "common/ipc_msg.h"
+#include "common/metrics.h"
 #include "common/role.h"
 #include "common/tls.h"
 #include "config/config.h"
@@ -193,6 +194,7 @@ delivery_job_done(struct djob *j, const char *relay, const char *tls)
 	if (dv.queue)
 		ipc_send(dv.queue, IPC_DELIVER_RESULT, j->id, -1, &o);
 	ipc_out_free(&o);
+	metrics_observe(MH_DELIVERY_SECONDS, ev_now(role.loop) - j->started);
 	dv.jobs_out--;
 	djob_free(j);
 }
@@ -509,6 +511,7 @@ handle_deliver(struct ipc_msg *m)
 	struct dest *d;
 	struct jpolicy jp;
 
+	j->started = ev_now(role.loop);
 	j->id = m->id;
 	j->body_fd = m->fd;
 	if (m->fd < 0)
@@ -718,6 +721,7 @@ delivery_main(void)
 	dv.queue = ipc_chan_new(role.loop, ROLE_FD_PEER1, "queue", queue_msg, queue_closed, NULL);
 	delivery_resolver_init();
 	role_drop_privileges();
+	metrics_open(role.cfg->state_dir, "delivery");
 	role_ready();
 	role_run();
 	return 0;

@@ -22,6 +22,7 @@ struct djob {
 	int *state;		/* per job recipient: -1 unknown, else enum envelope_rcpt_state */
 	char **status, **diag;
 	int tls_retry_plain;	/* retried once without TLS after a handshake failure */
+	double started;		/* ev_now at IPC_DELIVER (delivery_seconds metric) */
 	struct djob *next;
 };
 

@@ -20,6 +20,7 @@
 
 #include "common/envelope.h"
 #include "common/ipc_msg.h"
+#include "common/metrics.h"
 #include "common/role.h"
 #include "dkim/key.h"
 #include "dkim/sign.h"
@@ -32,6 +33,8 @@
 #define SIGNER_TICK 60.0		/* seconds between rotation steps (real clock) */
 #define SIGNER_RECHECK (24LL * 3600)	/* a withheld switch is re-checked daily */
 #define SIGNER_DNS_DEADLINE_MS 20000	/* one DNS check, retries included */
+
+static void alert_gauge(void);
 
 static struct {
 	struct ipc_chan *smtpd;
@@ -329,6 +332,7 @@ check_done(struct mg_dns_result *res, void *arg)
 	    d->st.domain, d->alert[alg], mg_dkim_keyalg_name(alg));
 out:
 	mg_dns_result_free(&res);
+	alert_gauge();
 }
 
 static void
@@ -428,6 +432,22 @@ signer_tick_all(void)
 	}
 }
 
+/* M_DKIM_ROTATION_ALERTS: the number of domains with a withheld switch (any algorithm). */
+static void
+alert_gauge(void)
+{
+	int64_t n = 0;
+
+	for (size_t i = 0; i < sg.n_doms; i++) {
+		int any = 0;
+
+		for (int a = 0; sg.doms[i] != NULL && a < MG_DKIM_ALG_COUNT; a++)
+			any |= sg.doms[i]->alert[a][0] != '\0';
+		n += any;
+	}
+	metrics_set(M_DKIM_ROTATION_ALERTS, n);
+}
+
 static void
 tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
@@ -435,6 +455,7 @@ tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	(void)w;
 	(void)revents;
 	signer_tick_all();
+	alert_gauge();
 }
 
 /* ---- signing ---- */
@@ -482,6 +503,7 @@ sign_message(const struct envelope *env, int fd, struct buf *headers, char *deta
 			    mg_dkim_keyalg_name((enum mg_dkim_keyalg)a), d->st.k[i].selector, err);
 			return -1;
 		}
+		metrics_inc(M_DKIM_SIGNATURES, 1);
 	}
 	snprintf(detail, dsize, "signed d=%s", domain);
 	return 0;
@@ -508,9 +530,11 @@ on_sign_request(struct ipc_msg *m)
 	} else {
 		r = sign_message(&env, fd, &headers, detail, sizeof(detail));
 	}
-	if (r < 0)
+	if (r < 0) {
+		metrics_inc(M_DKIM_SIGN_FAILURES, 1);
 		log_err("%s %s dkim: not signed: %s", sid ? sid : "-", env.qid[0] ? env.qid : "NOQUEUE",
 		    detail);
+	}
 	ipc_out_init(&o);
 	ipc_put_u32(&o, r == 0 ? 0 : 1);
 	ipc_put_str(&o, r == 0 ? headers.data : "");
@@ -617,6 +641,7 @@ signer_main(void)
 	role.on_sup_msg = sup_msg;
 	role.on_peer_reset = signer_peer_reset;
 	role_drop_privileges();
+	metrics_open(role.cfg->state_dir, "signer");
 	umask(077);
 	if (str_fmt(sg.root, sizeof(sg.root), "%s/dkim", role.cfg->state_dir) < 0)
 		fatal("signer: state_dir path too long");

@@ -351,6 +351,7 @@ check_content(struct check_job *j, unsigned disabled)
 	c.dns.fn = mg_dns_lookup_fn_direct;
 	c.dns.ctx = &wctx;
 	c.score = &j->score;
+	c.account_cpu = 1;
 	if (len > 0)
 		map = mmap(NULL, len, PROT_READ, MAP_PRIVATE, j->fd, 0);
 	if (map != MAP_FAILED)

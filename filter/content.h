@@ -35,7 +35,12 @@ struct content_ctx {
 	struct mg_dns_lookup dns;	/* URIBL lookups, within the message's DNS deadline */
 	struct filter_score *score;	/* symbols go here */
 	int outbound;			/* outbound mail (trusted client): content layers still run */
+	int account_cpu;		/* the filter role: count this check's thread CPU time in
+					 * the role's content CPU totals (logged every
+					 * CONTENT_CPU_LOG_EVERY messages; bench/protected.py reads
+					 * them) */
 };
+#define CONTENT_CPU_LOG_EVERY 1000
 
 /* content.c: the entry point and the structural layer. */
 int content_init(struct ev_loop *loop, const struct mg_config *cfg, struct mg_kvdb *kv,

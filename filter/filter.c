@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/metrics.h"
 #include "common/role.h"
 #include "dmarc/dmarc.h"
 #include "filter/content.h"
@@ -257,6 +258,7 @@ filter_main(void)
 	role.on_shutdown = filter_shutdown;
 	role.on_peer_reset = filter_peer_reset;
 	role_drop_privileges();
+	metrics_open(role.cfg->state_dir, "filter");
 	if ((cfg = load_private_config()) == NULL)
 		fatal("filter: configuration in %s has errors", role.config_dir);
 	open_resolver(cfg);

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/metrics.h"
 #include "filter/filter_int.h"
 #include "lib/log.h"
 #include "lib/str.h"
@@ -147,6 +148,7 @@ void
 fsession_send_verdict(struct check_job *j)
 {
 	log_verdict(j);
+	metrics_observe(MH_FILTER_SECONDS, (double)(mg_dns_now_ms() - j->start_ms) / 1000.0);
 	send_verdict(j->req, j->action, j->status, j->text, &j->score,
 	    j->headers.data != NULL ? j->headers.data : "", j->detail);
 }

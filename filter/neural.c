@@ -122,6 +122,14 @@ sigmoid(double z)
 }
 
 double
+neural_margin(const struct neural_model *nm, const struct neural_vec *v)
+{
+	double x;
+
+	return margin(nm, v, &x);
+}
+
+double
 neural_predict(const struct neural_model *nm, const struct neural_vec *v)
 {
 	double x;
@@ -129,18 +137,34 @@ neural_predict(const struct neural_model *nm, const struct neural_vec *v)
 	return sigmoid(margin(nm, v, &x));
 }
 
-void
-neural_train_step(struct neural_model *nm, const struct neural_vec *v, int is_spam, double lr)
+/* One SGD step; when avg is not NULL, also accumulates c * update into avg (the averaging trick
+ * of Daume's thesis: the mean of every step's weights is w - avg / c at the end). */
+static void
+train_step(struct neural_model *nm, const struct neural_vec *v, int is_spam, double lr,
+    double ham_weight, double *avg, double *avg_bias, double c)
 {
-	double x, p = sigmoid(margin(nm, v, &x)), g = (is_spam ? 1.0 : 0.0) - p;
+	double x, p = sigmoid(margin(nm, v, &x)), g = (is_spam ? 1.0 : 0.0) - p, d;
 	uint32_t mask = ((uint32_t)1 << nm->bits) - 1;
 
 	if (!is_spam)
-		g *= NEURAL_HAM_WEIGHT;	/* cost-sensitive: a false positive costs more */
-	for (size_t i = 0; i < v->n; i++)
-		nm->w[v->idx[i] & mask] += (float)(lr * g * x);
+		g *= ham_weight;	/* cost-sensitive: a false positive costs more */
+	d = lr * g * x;
+	for (size_t i = 0; i < v->n; i++) {
+		uint32_t k = v->idx[i] & mask;
+		nm->w[k] += (float)d;
+		if (avg != NULL)
+			avg[k] += c * d;
+	}
 	nm->bias += (float)(lr * g * 0.1);
+	if (avg_bias != NULL)
+		*avg_bias += c * lr * g * 0.1;
 	nm->trained++;
+}
+
+void
+neural_train_step(struct neural_model *nm, const struct neural_vec *v, int is_spam, double lr)
+{
+	train_step(nm, v, is_spam, lr, NEURAL_HAM_WEIGHT, NULL, NULL, 0);
 }
 
 const char *
@@ -150,6 +174,8 @@ neural_symbol(double p)
 		return "NEURAL_SPAM_99";
 	if (p >= 0.90)
 		return "NEURAL_SPAM_90";
+	if (p >= 0.50)
+		return "NEURAL_SPAM_50";
 	if (p <= 0.01)
 		return "NEURAL_HAM_99";
 	if (p <= 0.10)
@@ -306,25 +332,58 @@ xorshift(uint64_t *s)
 }
 
 void
-neural_train(struct neural_model *nm, const struct neural_vec *const *vecs,
-    const int *labels, size_t n, unsigned epochs, double lr, uint64_t seed,
+neural_train_opts_default(struct neural_train_opts *o)
+{
+	o->epochs = 10;
+	o->lr = NEURAL_LR;
+	o->ham_weight = NEURAL_HAM_WEIGHT;
+	o->average = NEURAL_AVERAGE;
+	o->seed = 1;
+}
+
+void
+neural_train_ex(struct neural_model *nm, const struct neural_vec *const *vecs,
+    const int *labels, size_t n, const struct neural_train_opts *o,
     void (*progress)(void *arg, size_t done, size_t total), void *arg)
 {
-	size_t *order = xreallocarray(NULL, n ? n : 1, sizeof(*order));
-	uint64_t st = seed ? seed : 1;
+	size_t *order = xreallocarray(NULL, n ? n : 1, sizeof(*order)), dim = (size_t)1 << nm->bits;
+	uint64_t st = o->seed ? o->seed : 1;
+	double *avg = o->average ? xcalloc(dim, sizeof(*avg)) : NULL, avg_bias = 0, c = 1;
 
 	for (size_t i = 0; i < n; i++)
 		order[i] = i;
-	for (unsigned e = 0; e < epochs; e++) {
+	for (unsigned e = 0; e < o->epochs; e++) {
 		for (size_t i = n; i > 1; i--) {
 			size_t j = (size_t)(xorshift(&st) % i), t = order[i - 1];
 			order[i - 1] = order[j];
 			order[j] = t;
 		}
-		for (size_t i = 0; i < n; i++)
-			neural_train_step(nm, vecs[order[i]], labels[order[i]], lr / (1.0 + e));
+		for (size_t i = 0; i < n; i++, c++)
+			train_step(nm, vecs[order[i]], labels[order[i]], o->lr / (1.0 + e),
+			    o->ham_weight, avg, &avg_bias, c);
 		if (progress != NULL)
-			progress(arg, (size_t)(e + 1) * n, (size_t)epochs * n);
+			progress(arg, (size_t)(e + 1) * n, (size_t)o->epochs * n);
+	}
+	if (avg != NULL) {
+		/* the averaged model: the mean of the weights after every step */
+		for (size_t k = 0; k < dim; k++)
+			nm->w[k] = (float)(nm->w[k] - avg[k] / c);
+		nm->bias = (float)(nm->bias - avg_bias / c);
+		xfree(avg);
 	}
 	xfree(order);
+}
+
+void
+neural_train(struct neural_model *nm, const struct neural_vec *const *vecs,
+    const int *labels, size_t n, unsigned epochs, double lr, uint64_t seed,
+    void (*progress)(void *arg, size_t done, size_t total), void *arg)
+{
+	struct neural_train_opts o;
+
+	neural_train_opts_default(&o);
+	o.epochs = epochs;
+	o.lr = lr;
+	o.seed = seed;
+	neural_train_ex(nm, vecs, labels, n, &o, progress, arg);
 }

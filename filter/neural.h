@@ -48,19 +48,37 @@ void neural_vec_free(struct neural_vec *v);
 
 /* P(spam) in [0, 1]. Pure, any thread (the model must not change meanwhile). */
 double neural_predict(const struct neural_model *nm, const struct neural_vec *v);
+/* The model's log-odds of spam (the logit of neural_predict, unclipped). Pure, any thread. */
+double neural_margin(const struct neural_model *nm, const struct neural_vec *v);
 /* One SGD step of the log loss towards label is_spam with learning rate lr. */
 void neural_train_step(struct neural_model *nm, const struct neural_vec *v, int is_spam,
     double lr);
 
 /* Trains nm on n labelled vectors for epochs passes, each in an order shuffled by seed
  * (xorshift64*, Fisher-Yates), learning rate lr / (1 + epoch) (NEURAL_LR by default). progress may be NULL. */
-#define NEURAL_LR 100.0		/* chosen by 10-fold cross-validation (make eval) */
-#define NEURAL_HAM_WEIGHT 2.0	/* ham errors weigh double in the gradient (idem) */
+#define NEURAL_LR 10.0		/* chosen by 10-fold cross-validation (make eval) */
+#define NEURAL_HAM_WEIGHT 5.0	/* ham errors weigh 5x in the gradient (idem) */
+#define NEURAL_AVERAGE 1	/* averaged SGD (the mean of every step's weights) (idem) */
 void neural_train(struct neural_model *nm, const struct neural_vec *const *vecs,
     const int *labels, size_t n, unsigned epochs, double lr, uint64_t seed,
     void (*progress)(void *arg, size_t done, size_t total), void *arg);
 
-/* "NEURAL_SPAM_99", "NEURAL_SPAM_90", "NEURAL_HAM_90", "NEURAL_HAM_99" or NULL (unsure). */
+/* The same with every knob: neural_train_opts_default() fills the defaults above. */
+struct neural_train_opts {
+	unsigned epochs;
+	double lr;		/* learning rate of the first epoch; lr / (1 + epoch) after */
+	double ham_weight;	/* gradient factor of ham examples */
+	int average;		/* 1: keep the averaged weights */
+	uint64_t seed;
+};
+void neural_train_opts_default(struct neural_train_opts *o);
+void neural_train_ex(struct neural_model *nm, const struct neural_vec *const *vecs,
+    const int *labels, size_t n, const struct neural_train_opts *o,
+    void (*progress)(void *arg, size_t done, size_t total), void *arg);
+
+/* "NEURAL_SPAM_99" (p >= 0.99), "NEURAL_SPAM_90", "NEURAL_SPAM_50", "NEURAL_HAM_90" (p <= 0.10),
+ * "NEURAL_HAM_99" (p <= 0.01) or NULL (0.10 < p < 0.5). Since the averaged, cost-sensitive
+ * training the probability is calibrated enough that p >= 0.5 is the spam decision (make eval). */
 const char *neural_symbol(double p);
 
 /* Atomic write (mode 0640) / strict read of a weight file. Return 0 / the model, or -1 / NULL

@@ -1,7 +1,8 @@
 /* ctl.c: mailguardctl queue commands, served by the queue role for the supervisor's control
- * socket: list, show, flush, delete, hold, release, rates (outbound_rate buckets), tlsrpt (the
- * TLS-RPT counts of the current period). Queue role, main thread. Arguments come from
- * the operator through the supervisor; queue ids are validated before use. */
+ * socket: list, show, flush [QID], delete, hold, release, rates (outbound_rate buckets), tlsrpt (the
+ * TLS-RPT counts of the current period), quarantine ... (quarantine_ctl.c). Queue role, main
+ * thread. Arguments come from the operator through the supervisor; queue ids are validated
+ * before use. */
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -244,9 +245,19 @@ ctl_request(struct ipc_chan *sup, struct ipc_msg *msg)
 		tlsrpt_describe(&out);
 	} else if (strcmp(argv[0], "show") == 0 && argc == 2) {
 		status = cmd_show(argv[1], &out);
+	} else if (strcmp(argv[0], "quarantine") == 0 && argc >= 2) {
+		status = quarantine_ctl((int)argc - 1, argv + 1, &out);	/* quarantine_ctl.c */
+		sched_kick();
 	} else if (strcmp(argv[0], "flush") == 0 && argc == 1) {
 		n = each_target("ALL", &out, do_flush);
 		buf_printf(&out, "%d message(s) scheduled for immediate delivery\n", n);
+		sched_kick();
+	} else if (strcmp(argv[0], "flush") == 0 && argc == 2) {
+		/* one message (the console's per-message flush); held or active ones are left */
+		if ((n = each_target(argv[1], &out, do_flush)) < 0)
+			status = 1;
+		else
+			buf_printf(&out, "%d message(s) scheduled for immediate delivery\n", n);
 		sched_kick();
 	} else if ((strcmp(argv[0], "delete") == 0 || strcmp(argv[0], "hold") == 0 ||
 	    strcmp(argv[0], "release") == 0) && argc == 2) {
@@ -257,8 +268,9 @@ ctl_request(struct ipc_chan *sup, struct ipc_msg *msg)
 			status = 1;
 		sched_kick();
 	} else {
-		buf_printf(&out, "error: usage: queue list | show QID | flush | delete QID|ALL | "
-		    "hold QID|ALL | release QID|ALL | rates | tlsrpt\n");
+		buf_printf(&out, "error: usage: queue list | show QID | flush [QID] | delete QID|ALL | "
+		    "hold QID|ALL | release QID|ALL | rates | tlsrpt | quarantine list|show|release|"
+		    "delete ...\n");
 		status = 2;
 	}
 	ctl_reply(sup, msg->id, status, &out);

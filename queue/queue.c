@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "common/ipc_msg.h"
+#include "common/metrics.h"
 #include "common/role.h"
 #include "config/config.h"
 #include "lib/log.h"
@@ -147,6 +148,8 @@ queue_forget(struct qmsg *m)
 	}
 	if (m->held)
 		(void)spool_set_hold(q.spool, m->qid, 0);
+	if (m->quarantined)
+		quarantine_forget(m);	/* its index entry (issue G) */
 	if (!m->receiving && m->area == SPOOL_INCOMING && m->seg) {
 		struct qseg *s = seg_find(m->seg);
 
@@ -461,6 +464,7 @@ commit_batch(struct ev_loop *loop, ev_prepare *w, int revents)
 				 * days) and is never scheduled (issue G releases it). */
 				m->quarantined = 1;
 				log_info("%s quarantined: %s", m->qid, m->env->quarantine);
+				quarantine_add(m, m->env);
 				if (queue_materialize(m) == 0) {
 					envelope_clear(m->env);
 					xfree(m->env);
@@ -909,6 +913,29 @@ retire_segments(void)
 	}
 }
 
+/* Queue gauges for /metrics (common/metrics.h): one pass over the index, once a second. */
+static void
+metrics_gauges(void)
+{
+	int64_t deferred = 0, held = 0, quarantined = 0;
+
+	for (size_t i = 0; i < q.hash_size; i++)
+		for (const struct qmsg *m = q.hash[i]; m != NULL; m = m->hnext) {
+			if (m->receiving || m->jobs > 0)
+				continue;
+			if (m->quarantined)
+				quarantined++;
+			else if (m->held)
+				held++;
+			else
+				deferred++;
+		}
+	metrics_set(M_QUEUE_ACTIVE, (int64_t)q.active);
+	metrics_set(M_QUEUE_DEFERRED, deferred);
+	metrics_set(M_QUEUE_HELD, held);
+	metrics_set(M_QUEUE_QUARANTINED, quarantined);
+}
+
 static void
 tick(struct ev_loop *loop, ev_timer *w, int revents)
 {
@@ -920,6 +947,7 @@ tick(struct ev_loop *loop, ev_timer *w, int revents)
 		(void)journal_sync(q.journal);
 	retire_segments();
 	sched_kick();
+	metrics_gauges();
 	if (q.shutting_down && q.active == 0)
 		role_exit(0);
 }
@@ -938,6 +966,7 @@ queue_shutdown(void)
 	q.shutting_down = 1;
 	rate_sched_shutdown();
 	tlsrpt_shutdown();
+	quarantine_shutdown();
 	if (batch.n > 0)
 		commit_batch(role.loop, &commit_w, 0);
 	(void)journal_sync(q.journal);
@@ -959,11 +988,13 @@ queue_main(void)
 	q.hash = xcalloc(q.hash_size, sizeof(*q.hash));
 	/* the spool belongs to the unprivileged user: drop before creating anything in it */
 	role_drop_privileges();
+	metrics_open(role.cfg->state_dir, "queue");
 	if ((q.spool = spool_open(role.cfg->spool_dir, &err)) == NULL)
 		fatal("spool %s: %s: %m", role.cfg->spool_dir, err);
 	sched_init();
 	rate_sched_init();
 	queue_recover();
+	quarantine_init();	/* reconciles its index with what recovery found */
 	ev_prepare_init(&commit_w, commit_batch);
 	ev_timer_init(&commit_timer_w, commit_timer, 0.0, 0.0);
 	tlsrpt_init();	/* may queue the reports of a period that ended while we were down */

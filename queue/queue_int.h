@@ -130,4 +130,35 @@ void tlsrpt_describe(struct buf *out);
 /* ctl.c */
 void ctl_request(struct ipc_chan *sup, struct ipc_msg *msg);
 
+/* quarantine.c (issue G): the index over quarantined messages (queue/quarantine.h), retention
+ * and the release/delete actions. Main thread. */
+struct quar_rec;
+/* After recovery: opens state_dir/queue-db, reconciles the index with the quarantined messages
+ * recovery found, sweeps expired ones now and every 10 minutes. */
+void quarantine_init(void);
+/* m was just committed with a verdict (m->quarantined set): indexes it (env: its envelope). */
+void quarantine_add(struct qmsg *m, const struct envelope *env);
+/* m leaves the queue (queue_forget): its index entry goes. */
+void quarantine_forget(struct qmsg *m);
+/* Removes the index entry of qid (no message). */
+void quarantine_drop(const char *qid);
+void quarantine_shutdown(void);
+/* The index, oldest first (borrowed, valid until the next change). */
+struct quar_rec **quarantine_records(size_t *n_r);
+/* The index record of qid, NULL if none (borrowed). */
+struct quar_rec *quarantine_lookup(const char *qid);
+/* Deletes expired messages (at most a batch); returns how many. */
+size_t quarantine_sweep(void);
+/* Release: the envelope is rewritten durably without the verdict, then m is scheduled; the
+ * log names who (by). 0, or -1 with *error_r (m unchanged, still quarantined). */
+int quarantine_release(struct qmsg *m, const char *by, const char **error_r);
+/* Delete: files, journal DONE record and index entry (queue_forget); logged with by. */
+void quarantine_delete(struct qmsg *m, const char *by);
+/* "now" of the retention sweep: the test_mode clock when set (t > 0), else time(). */
+long long quarantine_now(void);
+void quarantine_set_clock(long long t);
+/* quarantine_ctl.c: `mailguardctl queue quarantine ...`; argv[0] is the verb. Returns the
+ * command's exit status (0 ok, 1 failed, 2 usage). */
+int quarantine_ctl(int argc, char **argv, struct buf *out);
+
 #endif

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "common/ipc_msg.h"
+#include "common/metrics.h"
 #include "common/role.h"
 #include "config/config.h"
 #include "lib/log.h"
@@ -21,6 +22,21 @@
 #include "lib/xalloc.h"
 #include "queue/bounce.h"
 #include "queue/queue_int.h"
+
+/* Per-domain delivery counters (common/metrics.h): the recipient domain for inbound mail, the
+ * sender domain for outbound mail. */
+static void
+sched_count_result(const struct envelope *env, const struct envelope_rcpt *r,
+    enum envelope_rcpt_state st)
+{
+	int out = env->direction == ENV_OUTBOUND;
+	const char *d = envelope_addr_domain(out ? env->sender : r->addr);
+
+	metrics_inc_domain(st == ENV_RCPT_DELIVERED ? MD_OUT_DELIVERED : st == ENV_RCPT_PENDING ?
+	    MD_OUT_DEFERRED : MD_OUT_BOUNCED, d, 1);
+	if (out && st == ENV_RCPT_DELIVERED)
+		metrics_inc_domain(MD_OUT_SENT, d, 1);
+}
 
 #define RETURN_LIMIT 50000	/* bounce returns the full message up to this size */
 #define JOB_RCPTS_MAX 1000
@@ -407,6 +423,7 @@ finish_attempt(struct qmsg *m)
 			snprintf(diag, sizeof(diag), "message expired in the queue; last error: %s",
 			    r->diag ? r->diag : "none");
 			envelope_rcpt_set_result(r, ENV_RCPT_FAILED, "4.4.7", diag, NULL, now);
+			sched_count_result(env, r, ENV_RCPT_FAILED);
 			log_info("%s to=<%s> status=expired dsn=4.4.7", m->qid, r->addr);
 		}
 		pending = 0;
@@ -540,6 +557,7 @@ sched_delivery_result(struct ipc_msg *msg)
 		    res[i].diag, relay, (long long)time(NULL));
 		word = res[i].state == ENV_RCPT_DELIVERED ? "sent" :
 		    res[i].state == ENV_RCPT_FAILED ? "bounced" : "deferred";
+		sched_count_result(m->env, r, (enum envelope_rcpt_state)res[i].state);
 		log_info("%s to=<%s> relay=%s tls=%s delay=%llds attempt=%d status=%s dsn=%s "
 		    "reply=\"%s\"", m->qid, r->addr, relay ? relay : "none", tls ? tls : "none",
 		    (long long)time(NULL) - m->env->arrival, m->env->attempts + 1, word,

@@ -8,7 +8,6 @@
  * without checking. Passwords and AUTH payloads are never logged; buffers holding them are
  * wiped. Limits: SASL_LINE_MAX (RFC 4954 §4), SASL_FIELD_MAX (RFC 4616 §2), AUTH_JOBS_MAX,
  * AUTH_LIMIT_ENTRIES_MAX. */
-#include <argon2.h>
 #include <errno.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -20,9 +19,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/metrics.h"
 #include "common/role.h"
 #include "config/config.h"
 #include "lib/log.h"
+#include "lib/pwhash.h"
 #include "lib/sanitize.h"
 #include "lib/workq.h"
 #include "lib/xalloc.h"
@@ -274,7 +275,7 @@ auth_run(struct workq_job *job, void *ctx)
 	struct auth_job *j = (struct auth_job *)job;
 
 	(void)ctx;
-	j->ok = argon2id_verify(j->hash, j->pass, j->pass_len) == ARGON2_OK;
+	j->ok = pwhash_verify(j->hash, j->pass, j->pass_len);
 	xwipe(j->pass, sizeof(j->pass));
 }
 
@@ -308,13 +309,8 @@ smtpd_auth_init(void)
 		fatal("smtpd: getrandom failed");
 	au.loaded = 1;
 	/* The dummy hash of a random password: unknown users cost one verification too. */
-	{
-		unsigned char pw[16];
-
-		if (getentropy(pw, sizeof(pw)) < 0 ||
-		    smtpd_auth_hash(pw, sizeof(pw), au.dummy, sizeof(au.dummy), &err) < 0)
-			fatal("smtpd: cannot make the dummy password hash");
-	}
+	if (pwhash_dummy(au.dummy, sizeof(au.dummy), &err) < 0)
+		fatal("smtpd: cannot make the dummy password hash: %s", err);
 	au.wq = workq_new(role.loop, AUTH_THREADS, AUTH_JOBS_MAX, NULL, NULL, NULL);
 	log_info("smtpd: AUTH PLAIN LOGIN enabled for %zu user(s)", au.users.n);
 	return 0;
@@ -441,6 +437,7 @@ auth_verified(struct session *s, int ok)
 	}
 	auth_end(s);
 	fail_count(s);
+	metrics_inc(M_AUTH_FAILURES, 1);
 	/* No user name: it may be a password typed into the wrong field. */
 	log_info("%s NOQUEUE auth-failed client=%s sasl_method=%s reason=credentials", s->sid,
 	    s->peer_addr, mech_name(s->auth_mech));

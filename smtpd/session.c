@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "common/limits.h"
+#include "common/metrics.h"
 #include "common/tls.h"
 #include "config/config.h"
 #include "lib/log.h"
@@ -308,9 +309,11 @@ session_process_commands(struct session *s)
 			buf_consume(in, consumed);
 			session_command(s, (struct slice){ line, (size_t)n });
 		}
-		if (s->errors >= SMTP_ERRORS_MAX && s->state != SS_CLOSING)
+		if (s->errors >= SMTP_ERRORS_MAX && s->state != SS_CLOSING) {
+			metrics_inc(M_SMTP_REFUSED_LIMIT, 1);
 			session_close_with(s, "421 4.7.0 %s Too many errors; closing connection",
 			    smtpd_cfg()->hostname);
+		}
 	}
 }
 
@@ -375,6 +378,7 @@ session_conn_cb(struct evconn *c, enum evconn_event ev, void *arg)
 
 		tls_describe(evconn_ssl(s->conn), desc, sizeof(desc));
 		log_info("%s NOQUEUE tls client=%s %s", s->sid, s->peer_addr, desc);
+		metrics_inc(M_TLS_INBOUND, 1);
 		if (s->kind == LISTENER_SUBMISSIONS && !s->tls) {
 			/* implicit TLS: now the greeting (nothing was learnt before TLS) */
 			s->tls = 1;
@@ -488,6 +492,10 @@ session_on_committed(struct session *s)
 	    sanitize(clean, s->env.sender, strlen(s->env.sender)), s->env.n_rcpts, s->env.size,
 	    s->peer_addr, s->env.helo ? s->env.helo : "");
 	session_reply(s, "250 2.0.0 Ok: queued as %s", s->env.qid);
+	if (s->env.direction == ENV_OUTBOUND)
+		metrics_inc(M_MESSAGES_OUTBOUND_IN, 1);
+	else if (s->auth_user != NULL || s->is_mynetwork)	/* trusted: no filter verdict */
+		metrics_inc_rcpt_domains(MD_IN_DELIVER, &s->env, 1);
 	s->env.qid[0] = '\0';	/* committed: no abort on reset */
 	session_reset_tx(s);
 	session_enter_state(s, SS_CMD);

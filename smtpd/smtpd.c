@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "common/ipc_msg.h"
+#include "common/metrics.h"
 #include "common/role.h"
 #include "common/tls.h"
 #include "lib/ipc.h"
@@ -143,6 +144,7 @@ refuse(int fd, const char *enh, const char *text)
 	char line[256];
 	int n = snprintf(line, sizeof(line), "421 %s %s %s\r\n", enh, role.cfg->hostname, text);
 
+	metrics_inc(M_SMTP_REFUSED_LIMIT, 1);
 	(void)!send(fd, line, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
 	close(fd);
 }
@@ -166,6 +168,7 @@ accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 			}
 			return;
 		}
+		metrics_inc(M_SMTP_CONNECTIONS, 1);
 		if (sd.n_sessions >= role.cfg->max_connections) {
 			log_warn("connection refused: max_connections (%ld) reached", role.cfg->max_connections);
 			refuse(fd, "4.7.0", "Too many connections, try again later");
@@ -188,6 +191,7 @@ accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 		sd.slots[slot] = session_new(fd, (struct sockaddr *)&ss, sl, slot,
 		    sd.listen_kind[w - sd.listen_w]);
 		sd.n_sessions++;
+		metrics_set(M_SMTP_SESSIONS, sd.n_sessions);
 	}
 }
 
@@ -209,6 +213,7 @@ smtpd_session_closed(struct session *s)
 	sd.slots[s->slot] = NULL;
 	sd.free_slots[sd.n_free++] = s->slot;
 	sd.n_sessions--;
+	metrics_set(M_SMTP_SESSIONS, sd.n_sessions);
 	if (sd.shutting_down && sd.n_sessions == 0)
 		role_exit(0);
 }
@@ -483,8 +488,14 @@ filter_msg(struct ipc_chan *chan, struct ipc_msg *m, void *arg)
 	v.headers = ipc_get_str(m);
 	v.detail = ipc_get_str(m);
 	ipc_msg_end(m);
-	if ((s = req_session(m->id)) != NULL && s->wait == SW_FILTER)
+	if ((s = req_session(m->id)) != NULL && s->wait == SW_FILTER) {
+		static const enum metric_dom md[] = { [FILTER_DELIVER] = MD_IN_DELIVER,
+			[FILTER_QUARANTINE] = MD_IN_QUARANTINE, [FILTER_GREYLIST] = MD_IN_GREYLIST,
+			[FILTER_TEMPFAIL] = MD_IN_TEMPFAIL, [FILTER_REJECT] = MD_IN_REJECT };
+
+		metrics_inc_rcpt_domains(md[v.action], &s->env, 1);
 		session_on_verdict(s, &v);
+	}
 	/* else the session went away meanwhile */
 	xfree(v.symbols);
 	xfree(v.headers);
@@ -668,6 +679,8 @@ smtpd_main(void)
 	if (smtpd_auth_init() < 0)
 		log_err("smtpd: AUTH disabled: auth_users_file cannot be loaded");
 	role_drop_privileges();
+	metrics_open(role.cfg->state_dir, "smtpd");
+	metrics_set(M_SMTP_SESSIONS, 0);	/* a restarted smtpd starts without sessions */
 	role_ready();
 	pool_refill();
 	role_run();

@@ -430,6 +430,8 @@ class MailGuard:
         "state_dir": "state",
         "mynetworks": "127.0.0.0/8 ::1/128",
         "log_level": "debug",
+        # the console's default port (8443) would collide between tests running in parallel
+        "admin_listen": "127.0.0.1:0",
     }
 
     def __init__(self, config=None, domains=None, lists=None, tls=False, binary=None,
@@ -602,6 +604,11 @@ class MailGuard:
     @property
     def port(self):
         return self.listener("smtp").port
+
+    @property
+    def admin_port(self):
+        """Port of the first admin console (HTTPS) listener."""
+        return self.listener("admin").port
 
     @property
     def host(self):

@@ -84,7 +84,7 @@ def starttls_client(mg, source=None):
 def test_listeners_file_names_each_kind():
     mg, _, _ = start()
     kinds = sorted(l.name for l in mg.listeners)
-    assert kinds == ["smtp", "submission", "submissions"], mg.listeners
+    assert kinds == ["admin", "smtp", "submission", "submissions"], mg.listeners
     mg.assert_log(r"listening on 127\.0\.0\.1 port %d \(submissions\)" % mg.listener("submissions").port)
 
 

@@ -64,12 +64,16 @@ sub include_violation {
 	if ($dir eq 'common') {
 		return undef if $tdir eq 'lib';
 		# process plumbing (role dispatch, supervisor) loads every role's configuration
-		return undef if $target eq 'config/config.h' && $path =~ m{^common/(main\.c|role\.[ch]|supervisor\.c)$};
+		return undef if $target eq 'config/config.h' && $path =~ m{^common/(main\.c|role\.[ch]|supervisor(\.c|_ctl\.c|_int\.h))$};
+		# the supervisor validates and writes configuration edits (IPC_CONFIG_COMMIT)
+		return undef if $target eq 'config/edit.h' && $path =~ m{^common/supervisor(_ctl)?\.c$};
 		return "common/ may include only lib/ and common/";
 	}
 	if ($is_subsys{$dir}) {
 		return undef if $tdir eq 'lib' || $tdir eq 'common';
 		return undef if $is_subsys{$tdir} && $target eq "$tdir/$tdir.h";
+		# config/ has two public headers: config.h (reading) and edit.h (editing the files)
+		return undef if $target eq 'config/edit.h';
 		return "$tdir/ is reachable only through $tdir/$tdir.h" if $is_subsys{$tdir};
 		return "$dir/ may not include $tdir/";
 	}

@@ -52,14 +52,14 @@ struct sample {
 	char *raw;		/* held-back messages only: the text, for the CPU figure */
 	size_t raw_len;
 	double pb, pn;		/* out-of-fold (training part) or held-back probabilities */
+	double zn;		/* the neural layer's log-odds (pn unclipped) */
 };
 
 static struct sample *samples;
 static size_t n_samples, cap_samples;
 static int n_folds = 10;
 static struct mg_config *cfg;	/* defaults: the content layers' configuration */
-static unsigned epochs = FILTER_NEURAL_EPOCHS;
-static double lr = NEURAL_LR;
+static struct neural_train_opts topts;	/* the daemon's defaults, EVAL_* knobs for CV runs */
 
 static int
 seen_md5(const char *md5)
@@ -211,11 +211,11 @@ run_round(int (*in_train)(size_t, int), int (*in_eval)(size_t, int), int arg)
 			vecs[n] = &samples[i].vec;
 			labels[n++] = samples[i].spam;
 		}
-	neural_train(nm, (const struct neural_vec *const *)vecs, labels, n, epochs, lr,
-	    FILTER_NEURAL_SEED, NULL, NULL);
+	neural_train_ex(nm, (const struct neural_vec *const *)vecs, labels, n, &topts, NULL, NULL);
 	for (size_t i = 0; i < n_samples; i++)
 		if (in_eval(i, arg)) {
 			samples[i].pb = bayes_model_classify(bm, &samples[i].toks);
+			samples[i].zn = neural_margin(nm, &samples[i].vec);
 			samples[i].pn = neural_predict(nm, &samples[i].vec);
 		}
 	bayes_model_free(&bm);
@@ -314,33 +314,33 @@ band_table(int test)
 {
 	static const char *bb[] = { "BAYES_SPAM_99", "BAYES_SPAM_95", "BAYES_SPAM_80", "-",
 		"BAYES_HAM_80", "BAYES_HAM_95", "BAYES_HAM_99" };
-	static const char *nb[] = { "NEURAL_SPAM_99", "NEURAL_SPAM_90", "-", "NEURAL_HAM_90",
-		"NEURAL_HAM_99" };
-	size_t cnt[7][5][2];
+	static const char *nb[] = { "NEURAL_SPAM_99", "NEURAL_SPAM_90", "NEURAL_SPAM_50", "-",
+		"NEURAL_HAM_90", "NEURAL_HAM_99" };
+	size_t cnt[7][6][2];
 
 	memset(cnt, 0, sizeof(cnt));
 	for (size_t i = 0; i < n_samples; i++) {
 		const struct sample *s = &samples[i];
 		const char *b = bayes_symbol(s->pb), *n = neural_symbol(s->pn);
-		size_t bi = 3, ni = 2;
+		size_t bi = 3, ni = 3;
 
 		if (s->test != test)
 			continue;
 		for (size_t k = 0; k < 7; k++)
 			if (b != NULL && strcmp(bb[k], b) == 0)
 				bi = k;
-		for (size_t k = 0; k < 5; k++)
+		for (size_t k = 0; k < 6; k++)
 			if (n != NULL && strcmp(nb[k], n) == 0)
 				ni = k;
 		cnt[bi][ni][s->spam]++;
 	}
 	printf("  bands (spam/ham)  ");
-	for (size_t k = 0; k < 5; k++)
+	for (size_t k = 0; k < 6; k++)
 		printf(" %15s", nb[k]);
 	printf("\n");
 	for (size_t b = 0; b < 7; b++) {
 		printf("  %-16s", bb[b]);
-		for (size_t k = 0; k < 5; k++)
+		for (size_t k = 0; k < 6; k++)
 			printf(" %9zu/%-5zu", cnt[b][k][1], cnt[b][k][0]);
 		printf("\n");
 	}
@@ -361,6 +361,37 @@ list_errors(int test, double quarantine, size_t max)
 			shown++;
 		}
 	}
+}
+
+/* Content symbols' hit counts on the training part only: the basis of their scores in
+ * filter/score.c (never the held-back part). */
+static void
+symbol_table(void)
+{
+	char *names[256];
+	size_t cnt[256][2], n = 0, tot[2] = { 0, 0 };
+
+	memset(cnt, 0, sizeof(cnt));
+	for (size_t i = 0; i < n_samples; i++) {
+		const struct sample *s = &samples[i];
+
+		if (!s->test)
+			tot[s->spam]++;
+		for (size_t k = 0; !s->test && k < s->n_syms; k++) {
+			size_t j = 0;
+			while (j < n && strcmp(names[j], s->syms[k]) != 0)
+				j++;
+			if (j == n && n < 256)
+				names[n++] = s->syms[k];
+			if (j < n)
+				cnt[j][s->spam]++;
+		}
+	}
+	printf("content symbols on the training part (spam / ham messages):\n");
+	for (size_t j = 0; j < n; j++)
+		printf("  %-24s %5.1f %6zu / %-6zu %5.2f %% / %5.2f %%\n", names[j],
+		    filter_score_default(names[j]), cnt[j][1], cnt[j][0],
+		    100.0 * (double)cnt[j][1] / (double)tot[1], 100.0 * (double)cnt[j][0] / (double)tot[0]);
 }
 
 /* The default configuration: a temporary directory with a minimal mailguard.conf. */
@@ -431,7 +462,8 @@ measure_cpu(const char *corpus_dir)
 	neural_model_free(&nm);
 }
 
-/* Out-of-fold probabilities as TSV (name, spam, pb, pn, score), for analysis. */
+/* Out-of-fold probabilities as TSV (name, spam, pb, pn, score, content score, neural
+ * log-odds, content symbols), for analysis. */
 static void
 dump(const char *path, int test)
 {
@@ -440,10 +472,14 @@ dump(const char *path, int test)
 	if (fp == NULL)
 		return;
 	for (size_t i = 0; i < n_samples; i++)
-		if (samples[i].test == test)
-			fprintf(fp, "%s\t%d\t%.17g\t%.17g\t%.2f\t%.2f\n", samples[i].name,
+		if (samples[i].test == test) {
+			fprintf(fp, "%s\t%d\t%.17g\t%.17g\t%.2f\t%.2f\t%.4f\t", samples[i].name,
 			    samples[i].spam, samples[i].pb, samples[i].pn, full_score(&samples[i]),
-			    samples[i].cscore);
+			    samples[i].cscore, samples[i].zn);
+			for (size_t k = 0; k < samples[i].n_syms; k++)
+				fprintf(fp, "%s%s", k ? "," : "", samples[i].syms[k]);
+			fprintf(fp, "\n");
+		}
 	fclose(fp);
 }
 
@@ -464,10 +500,17 @@ main(int argc, char **argv)
 	}
 	corpus = argv[optind];
 	/* tuning knobs, for cross-validation runs only */
+	neural_train_opts_default(&topts);
+	topts.epochs = FILTER_NEURAL_EPOCHS;
+	topts.seed = FILTER_NEURAL_SEED;
 	if (getenv("EVAL_EPOCHS") != NULL)
-		epochs = (unsigned)strtoul(getenv("EVAL_EPOCHS"), NULL, 10);
+		topts.epochs = (unsigned)strtoul(getenv("EVAL_EPOCHS"), NULL, 10);
 	if (getenv("EVAL_LR") != NULL)
-		lr = strtod(getenv("EVAL_LR"), NULL);
+		topts.lr = strtod(getenv("EVAL_LR"), NULL);
+	if (getenv("EVAL_HAMW") != NULL)
+		topts.ham_weight = strtod(getenv("EVAL_HAMW"), NULL);
+	if (getenv("EVAL_AVG") != NULL)
+		topts.average = (int)strtol(getenv("EVAL_AVG"), NULL, 10);
 	log_init("eval", 1, LOG_LVL_WARN);
 	cfg = default_config();
 	clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -485,6 +528,8 @@ main(int argc, char **argv)
 	printf("corpus %s: %zu distinct messages; training part %zu spam + %zu ham, held-back "
 	    "part %zu spam + %zu ham (split: FNV-1a(md5 of file name) %% 5 == 0)\n", corpus,
 	    n_samples, ns, nh, nts, nth);
+	if (getenv("EVAL_SYMBOLS") != NULL)
+		symbol_table();
 	for (int f = 0; f < n_folds; f++)
 		run_round(cv_train, cv_eval, f);
 	report("cross-validated on the training part (10-fold, out-of-fold predictions):", 0, 6.0);
@@ -492,6 +537,8 @@ main(int argc, char **argv)
 	list_errors(0, 6.0, 20);
 	if (getenv("EVAL_DUMP") != NULL)
 		dump(getenv("EVAL_DUMP"), 0);
+	if (getenv("EVAL_CV_ONLY") != NULL)	/* tuning runs never look at the held-back part */
+		return 0;
 	run_round(final_train, final_eval, 0);
 	report("held-back part (models trained on the whole training part):", 1, 6.0);
 	list_errors(1, 6.0, 20);

@@ -7,6 +7,8 @@
 #   tests/tools/run-default.sh status    show what runs
 # The configuration is written only when run/etc/mailguard.conf does not exist: edit it freely,
 # or delete run/ for a fresh start. BUILD (default build) names the build directory.
+# The admin console listens on https://127.0.0.1:8443/ (self-signed certificate); when it has no
+# administrator yet, user "admin" is created with a random password saved in run/admin-password.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 REPO=$PWD
@@ -14,6 +16,7 @@ RUN=$REPO/run
 BUILD=${BUILD:-build}
 case $BUILD in /*) ;; *) BUILD=$REPO/$BUILD ;; esac
 MG=$BUILD/bin/mailguard
+MGCTL=$BUILD/bin/mailguardctl
 PY=/usr/bin/python3
 MG_PORT=2525
 BACKEND_PORT=2526
@@ -90,6 +93,23 @@ write_config() {
 	echo "run: wrote a default configuration in run/etc/"
 }
 
+# ensure_admin: the console's first administrator (mailguardctl admin writes the users file
+# directly, so this works before the daemon runs; the console reads it at the next login).
+ensure_admin() {
+	local users pw
+	if ! users=$("$MGCTL" -c "$RUN/etc" admin list); then
+		echo "run: cannot read the console's administrators (see above)" >&2
+		return 1
+	fi
+	[ -n "$users" ] && return 0
+	pw=$("$PY" -c 'import secrets, string
+print("".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(20)))')
+	(umask 077 && printf '%s\n' "$pw" > "$RUN/admin-password")
+	chmod 600 "$RUN/admin-password"
+	printf '%s\n' "$pw" | "$MGCTL" -c "$RUN/etc" admin add admin --password-stdin >/dev/null
+	echo "run: created console user \"admin\"; its password is in run/admin-password"
+}
+
 start() {
 	if ! "$PY" -c 'import aiosmtpd' 2>/dev/null || ! command -v swaks >/dev/null; then
 		echo "run: installing missing packages (tests/tools/setup-deps.sh)"
@@ -101,6 +121,7 @@ start() {
 	fi
 	write_config
 	mkdir -p "$RUN/backend"
+	ensure_admin
 
 	if pid_alive "$RUN/backend.pid" backend-sink.py; then
 		echo "run: back-end already running (pid $(cat "$RUN/backend.pid"))"
@@ -167,6 +188,8 @@ start() {
 	Delivered mail lands in:   run/backend/*.eml   (back-end log: run/backend.log)
 	MailGuard log:             run/mailguard.log   (configuration: run/etc/)
 	Queue:                     ${MG%/mailguard}/mailguardctl -c run/etc queue list
+	Admin console:             https://127.0.0.1:8443/  (user admin, password in run/admin-password;
+	                           more admins: ${MG%/mailguard}/mailguardctl -c run/etc admin add USER)
 	Stop both:                 tests/tools/run-default.sh stop
 	EOF
 }

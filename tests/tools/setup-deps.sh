@@ -8,10 +8,11 @@ set -euo pipefail
 
 BUILD_PKGS="build-essential pkg-config clang libclang-rt-14-dev libfuzzer-14-dev
  libssl-dev libev-dev libldns-dev libspf2-dev libopendkim-dev libdb-dev libxml2-dev zlib1g-dev
- libmicrohttpd-dev libzip-dev libpsl-dev libjansson-dev libargon2-dev publicsuffix
+ libhttp-parser-dev libzip-dev libpsl-dev libjansson-dev libargon2-dev publicsuffix
  libcurl4-openssl-dev libidn2-dev"
 TEST_PKGS="python3 python3-aiosmtpd swaks postfix openssl procps iproute2 util-linux
- libxml2-utils libnet-ssleay-perl libio-socket-ssl-perl nsd unbound ldnsutils python3-dkim python3-spf python3-yaml psmisc"
+ libxml2-utils libnet-ssleay-perl libio-socket-ssl-perl nsd unbound ldnsutils python3-dkim python3-spf python3-yaml psmisc
+ curl testssl.sh"
 
 # The unprivileged user every role runs as when MailGuard is started as root.
 ensure_user() {

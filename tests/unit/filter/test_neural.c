@@ -127,7 +127,9 @@ test_symbols(void)
 {
 	CHECK_STR(neural_symbol(0.995), "NEURAL_SPAM_99");
 	CHECK_STR(neural_symbol(0.95), "NEURAL_SPAM_90");
-	CHECK_STR(neural_symbol(0.5), NULL);
+	CHECK_STR(neural_symbol(0.6), "NEURAL_SPAM_50");
+	CHECK_STR(neural_symbol(0.5), "NEURAL_SPAM_50");
+	CHECK_STR(neural_symbol(0.3), NULL);
 	CHECK_STR(neural_symbol(0.05), "NEURAL_HAM_90");
 	CHECK_STR(neural_symbol(0.001), "NEURAL_HAM_99");
 }
