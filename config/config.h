@@ -174,7 +174,14 @@ struct mg_config {
 	size_t n_url_shorteners;
 	/* [global] learning layers (issue D: filter/bayes*.c, neural*.c) */
 	int bayes_min_learned;	/* spam AND ham messages learned before Bayes scores */
+	unsigned disable_layers;	/* MG_LAYER_* off for every domain (issue H: global switch) */
 	long long quarantine_retention;	/* seconds a quarantined message is kept (issue G) */
+	/* [global] quarantine digests and links (issue G: queue/digest*.c, admin/page_q*.c) */
+	long long digest_interval;	/* between digests to one user (1d) */
+	long long digest_time;		/* seconds after 00:00 UTC when daily digests go out */
+	char *digest_from_default;	/* global fallback sender of digests; "" = postmaster@domain */
+	char *public_url;		/* base URL of the console's public endpoint in digest links */
+	long long digest_link_lifetime;	/* validity of one-click links */
 	/* [global] admin console (issue H: admin/) */
 	char **admin_listen;	/* HTTPS console listeners, like listen; empty = no console */
 	size_t n_admin_listen;
