@@ -319,7 +319,7 @@ const struct setting config_settings[] = {
 	  .doc = "Test-only controls: allows mailguardctl dkim clock SECONDS, which sets the "
 		 "signer's notion of now for the key rotation timeline. Never set in production." },
 
-	{ .name = "disable_layers", .scope = SCOPE_GLOBAL, .type = T_LAYERS, .def = "",
+	{ .name = "global_disable_layers", .scope = SCOPE_GLOBAL, .type = T_LAYERS, .def = "",
 	  .reloadable = 1, .issue = "H", .off = G(disable_layers, unsigned), .choices = layer_names,
 	  .flags = SET_EMPTY_OK,
 	  .doc = "Detection layers turned off for every protected domain (the global switch, e.g. "
