@@ -170,7 +170,8 @@ static const struct {
 	const char *href, *label;
 } html_nav[] = {
 	{ "/", "Dashboard" }, { "/domains", "Domains" }, { "/lists", "Lists" },
-	{ "/dkim", "DKIM" }, { "/queue", "Queue" }, { "/layers", "Detection" },
+	{ "/dkim", "DKIM" }, { "/queue", "Queue" },
+	{ "/quarantine", "Quarantine" }, { "/layers", "Detection" },
 	{ "/branding", "Branding" }, { "/users", "Admins" }, { "/audit", "Audit" },
 };
 

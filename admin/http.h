@@ -53,8 +53,10 @@ struct http_request {
 	struct http_field *form;	/* decoded body when Content-Type is form-urlencoded */
 	size_t n_form;
 	char peer[64];		/* client IP address as text */
-	struct admin_who *who;	/* NULL when not authenticated */
-	const char *csrf;	/* borrowed: the session's CSRF token (NULL without session) */
+	struct admin_who *who;	/* NULL when not authenticated, else &who_store */
+	const char *csrf;	/* NULL without a session, else csrf_store */
+	struct admin_who who_store;	/* the request's own copies (admin/session.c fills them): */
+	char csrf_store[72];		/* valid for the request's life, also across HTTP_PENDING */
 	void *conn;		/* borrowed: transport's connection (opaque to handlers) */
 	int is_tls;		/* arrived over TLS (a console listener) */
 	int via_metrics;	/* arrived on a plain-HTTP metrics_listen socket: only ROUTE_METRICS

@@ -12,6 +12,7 @@
 
 #include "admin/ctl_admin.h"
 #include "admin/ctl_auth.h"
+#include "admin/ctl_remote.h"
 #include "admin/ctl_train.h"
 #include "config/config.h"
 #include "lib/buf.h"
@@ -42,6 +43,8 @@ usage(void)
 	    "  quarantine show QID [--json]  verdict, headers and a text preview\n"
 	    "  quarantine release QID... [by=NAME]  deliver quarantined messages\n"
 	    "  quarantine delete QID... [by=NAME]   remove quarantined messages\n"
+	    "  quarantine confirm-spam QID... [by=NAME]  learn as spam (Bayes), then delete\n"
+	    "  quarantine digest-now  send the users' quarantine digests now\n"
 	    "  auth hash              print an argon2id hash of a password (read from the tty or stdin)\n"
 	    "  auth add USER          set USER's password in auth_users_file (atomic rewrite)\n"
 	    "  admin add|passwd USER [--password-stdin]  console administrator (password from\n"
@@ -69,7 +72,17 @@ usage(void)
 	    "                         atomically and reloaded)\n"
 	    "  train --spam|--ham PATH...  teach the Bayes layer (PATH: message, mbox or directory)\n"
 	    "  train-neural --spam PATH... --ham PATH... [--epochs N] [--seed N]\n"
-	    "                         train the neural layer afresh on labelled mail\n");
+	    "                         train the neural layer afresh on labelled mail\n"
+	    "remote mode, through the console's JSON API with an API token (admin token NAME):\n"
+	    "  mailguardctl --url https://HOST:PORT --token-file FILE [--ca-file FILE | --insecure]\n"
+	    "      [--json] COMMAND\n"
+	    "  domains list | show DOMAIN | set DOMAIN KEY VALUE... | unset DOMAIN KEY\n"
+	    "  domains add DOMAIN TRANSPORT | remove DOMAIN\n"
+	    "  lists show global|DOMAIN [allow|block]\n"
+	    "  lists add|remove global|DOMAIN allow|block ENTRY\n"
+	    "  queue list [STATE] | show QID | flush [QID] | hold|release|delete QID|ALL\n"
+	    "  dkim status [DOMAIN] | dns DOMAIN | keygen DOMAIN | rotate DOMAIN --now\n"
+	    "  stats                  totals and per-domain counters since the daemon started\n");
 	exit(2);
 }
 
@@ -83,6 +96,8 @@ main(int argc, char **argv)
 	int ch, fd, status = 1;
 	char *nl;
 
+	if (ctl_remote_wanted(argc, argv))	/* --url: through the console's JSON API */
+		return ctl_remote_main(argc, argv);
 	/* "+": options only before COMMAND, so its own arguments may start with '-' (rotate --now) */
 	while ((ch = getopt(argc, argv, "+c:S:")) != -1) {
 		if (ch == 'c')

@@ -20,6 +20,38 @@
 #define OPS_SET_LINES_MAX	256
 #define OPS_SET_VALUE_MAX	(64 * 1024)
 
+/* 1 when k is a set of words from a fixed list (T_LAYERS: global_disable_layers), shown as a
+ * checkbox group and accepted in JSON as an array of words. */
+static int
+key_is_choices(const struct ops_key *k, const char *const **choices_r)
+{
+	struct cfg_setting_info si;
+
+	if (cfg_setting_info(k->name, 0, &si) < 0 || si.field != CFG_FIELD_LAYERS)
+		return 0;
+	if (choices_r != NULL)
+		*choices_r = si.choices;
+	return 1;
+}
+
+/* 1 when word is one of the words of list (separated by blanks or commas, as the loader reads
+ * a T_LAYERS value). */
+static int
+has_word(const char *list, const char *word)
+{
+	size_t wl = strlen(word);
+
+	for (const char *p = list; *p != '\0';) {
+		size_t len = strcspn(p, " ,\t");
+
+		if (len == wl && strncmp(p, word, wl) == 0)
+			return 1;
+		p += len;
+		p += strspn(p, " ,\t");
+	}
+	return 0;
+}
+
 /* Values of key as written in f (one per line for repeatable keys), at most max (copies). */
 static size_t
 file_values(const struct cfg_file *f, const char *key, char **vals, size_t max)
@@ -127,6 +159,21 @@ apply_one(struct cfg_file *f, const struct ops_key *k, const char *value, const 
 
 /* The form ------------------------------------------------------------------------------------ */
 
+/* A checkbox per word; the hidden KEY.sent field tells a form with every box cleared (the key
+ * goes back to its default) from a form without this group (the key stays as it is). */
+static void
+render_choices(struct buf *o, const struct ops_key *k, const char *const *choices,
+    const char *val)
+{
+	html_printf(o, "<input type=\"hidden\" name=\"%s.sent\" value=\"1\">\n"
+	    "<fieldset id=\"f-%s\" class=\"checks\">", k->name, k->name);
+	for (size_t c = 0; choices != NULL && choices[c] != NULL; c++)
+		html_printf(o, "<label><input type=\"checkbox\" name=\"%s\" value=\"%s\"%s> "
+		    "%s</label> ", k->name, choices[c], has_word(val, choices[c]) ? " checked" : "",
+		    choices[c]);
+	buf_append_str(o, "</fieldset>\n");
+}
+
 static void
 render_form(struct buf *o, const struct http_request *req, const struct ops_settings_page *pg,
     const struct cfg_file *f, char **posted, const char *version, const char *errors)
@@ -147,6 +194,7 @@ render_form(struct buf *o, const struct http_request *req, const struct ops_sett
 		struct cfg_setting_info si, *s = cfg_setting_info(k->name, 0, &si) == 0 ? &si : NULL;
 		char *v = posted && posted[i] ? NULL : file_value_text(f, k);
 		const char *val = posted && posted[i] ? posted[i] : v;
+		const char *const *choices;
 
 		html_printf(o, "<div class=\"field\"><label for=\"f-%s\">%s <code>%s</code></label>\n",
 		    k->name, k->label, k->name);
@@ -157,6 +205,8 @@ render_form(struct buf *o, const struct http_request *req, const struct ops_sett
 		if (k->multi)
 			html_printf(o, "<textarea id=\"f-%s\" name=\"%s\" rows=\"%d\">%s</textarea>\n",
 			    k->name, k->name, 4, val);
+		else if (key_is_choices(k, &choices))
+			render_choices(o, k, choices, val);
 		else
 			html_printf(o, "<input id=\"f-%s\" name=\"%s\" value=\"%s\" placeholder=\"%s\">\n",
 			    k->name, k->name, val, s && s->def ? s->def : "");
@@ -168,6 +218,22 @@ render_form(struct buf *o, const struct http_request *req, const struct ops_sett
 	if (pg->outro)
 		pg->outro(o, req);
 	html_page_end(o);
+}
+
+/* The words of a T_LAYERS value as a JSON array (empty when not set). */
+static json_t *
+json_words_of(const char *v)
+{
+	json_t *a = json_array();
+
+	for (const char *p = v + strspn(v, " ,\t"); *p != '\0';) {
+		size_t len = strcspn(p, " ,\t");
+
+		json_array_append_new(a, json_stringn(p, len));
+		p += len;
+		p += strspn(p, " ,\t");
+	}
+	return a;
 }
 
 enum http_result
@@ -190,7 +256,9 @@ ops_settings_get(struct http_request *req, struct http_response *resp,
 			char *v = file_value_text(f, k), *lines[OPS_SET_LINES_MAX];
 			size_t n = 0;
 
-			if (k->multi && split_lines(v, lines, &n) == 0) {
+			if (key_is_choices(k, NULL)) {
+				json_object_set_new(set, k->name, json_words_of(v));
+			} else if (k->multi && split_lines(v, lines, &n) == 0) {
 				json_t *a = json_array();
 
 				for (size_t l = 0; l < n; l++) {
@@ -295,6 +363,50 @@ post_done_sync(struct settings_post *sp, struct http_response *resp)
 	post_free(sp);
 }
 
+/* A form field's text (new string), or NULL when the form does not carry the key. A checkbox
+ * group sends one field per checked box, none at all when every box is cleared: its hidden
+ * KEY.sent field says the group was on the form. */
+static char *
+form_value(const struct http_request *req, const struct ops_key *k)
+{
+	char sent[96];
+	const char *v;
+	struct buf b;
+
+	if (!key_is_choices(k, NULL))
+		return (v = http_form_get(req, k->name)) != NULL ? xstrdup(v) : NULL;
+	str_fmt(sent, sizeof(sent), "%s.sent", k->name);
+	if (http_form_get(req, sent) == NULL)
+		return NULL;
+	buf_init(&b, OPS_SET_VALUE_MAX);
+	act_form_join(req, k->name, " ", &b);
+	buf_append_str(&b, "");
+	return buf_steal(&b);
+}
+
+/* A JSON array of words ("bayes", "neural") as one space-separated value (new string); NULL
+ * when an element is not a one-word string. */
+static char *
+json_words(json_t *arr)
+{
+	struct buf b;
+	size_t ai;
+	json_t *e;
+
+	buf_init(&b, OPS_SET_VALUE_MAX);
+	json_array_foreach(arr, ai, e) {
+		const char *w = json_is_string(e) ? json_string_value(e) : NULL;
+
+		if (w == NULL || *w == '\0' || strpbrk(w, " ,\t\r\n") != NULL) {
+			buf_free(&b);
+			return NULL;
+		}
+		buf_printf(&b, "%s%s", ai ? " " : "", w);
+	}
+	buf_append_str(&b, "");
+	return buf_steal(&b);
+}
+
 /* Collects the submitted values; -1 with resp set on a bad request. */
 static int
 collect(struct settings_post *sp, struct http_response *resp)
@@ -307,8 +419,7 @@ collect(struct settings_post *sp, struct http_response *resp)
 	sp->posted = xcalloc(pg->n_keys, sizeof(*sp->posted));
 	if (!sp->api) {
 		for (size_t i = 0; i < pg->n_keys; i++)
-			if ((v = http_form_get(sp->req, pg->keys[i].name)) != NULL)
-				sp->posted[i] = xstrdup(v);
+			sp->posted[i] = form_value(sp->req, &pg->keys[i]);
 		if ((v = http_form_get(sp->req, "version")) != NULL && *v)
 			sp->version = xstrdup(v);
 		return 0;
@@ -330,6 +441,9 @@ collect(struct settings_post *sp, struct http_response *resp)
 			sp->posted[i] = xstrdup("");
 		} else if (json_is_string(val)) {
 			sp->posted[i] = xstrdup(json_string_value(val));
+		} else if (json_is_array(val) && key_is_choices(&pg->keys[i], NULL)) {
+			if ((sp->posted[i] = json_words(val)) == NULL)
+				goto bad;
 		} else if (json_is_array(val) && pg->keys[i].multi) {
 			struct buf b;
 			size_t ai;

@@ -1,9 +1,10 @@
 /* page_layers.c: the console's Detection layers page and /api/v1/layers: the global settings
- * of the filter's layers in mailguard.conf (RBL and URIBL zones, phishing feeds and their
- * refresh, suspicious TLDs, URL shorteners, score overrides, Bayes threshold, greylisting
- * timings), edited through admin/ops_settings.c (validated like `mailguard -n`, reloaded,
- * audited), plus a read-only table of the per-domain disable_layers in force. Admin role, loop
- * thread. Domain names shown come from the configuration in effect and are escaped. */
+ * of the filter's layers in mailguard.conf (the global on/off switch global_disable_layers, RBL
+ * and URIBL zones, phishing feeds and their refresh, suspicious TLDs, URL shorteners, score
+ * overrides, Bayes threshold, greylisting timings), edited through admin/ops_settings.c
+ * (validated like `mailguard -n`, reloaded, audited), plus a read-only table of the layers in
+ * force per domain (global | the domain's own disable_layers). Admin role, loop thread. Domain
+ * names shown come from the configuration in effect and are escaped. */
 #include <string.h>
 
 #include <jansson.h>
@@ -13,6 +14,7 @@
 #include "config/edit.h"
 
 static const struct ops_key layer_keys[] = {
+	{ "global_disable_layers", 0, "Layers turned off for every domain" },
 	{ "rbl", 1, "DNS block / allow lists at connect" },
 	{ "uribl", 1, "URI block lists (domains of message URLs)" },
 	{ "phishing_feed", 1, "Phishing URL feeds" },
@@ -39,10 +41,30 @@ static void
 layers_intro(struct buf *o, const struct http_request *req)
 {
 	(void)req;
-	buf_append_str(o, "<p class=\"help\">These settings apply to every protected domain. "
-	    "There is no global on/off switch for the classifiers (Bayes, neural) in this "
-	    "version: turn a layer off per domain with <code>disable_layers</code> on the domain's "
-	    "page (table below).</p>\n");
+	buf_append_str(o, "<p class=\"help\">These settings apply to every protected domain. A "
+	    "layer ticked under <code>global_disable_layers</code> is off for every domain (e.g. the "
+	    "classifiers: bayes, neural); a domain can turn further layers off with its own "
+	    "<code>disable_layers</code> on the domain's page (table below).</p>\n");
+}
+
+/* The names of the bits of mask, as <code> items (HTML) or a JSON array. */
+static void
+layers_html(struct buf *o, const char *const *names, unsigned mask)
+{
+	for (size_t b = 0; names != NULL && names[b] != NULL; b++)
+		if (mask & (1u << b))
+			html_printf(o, "<code>%s</code> ", names[b]);
+}
+
+static json_t *
+layers_array(const char *const *names, unsigned mask)
+{
+	json_t *l = json_array();
+
+	for (size_t b = 0; names != NULL && names[b] != NULL; b++)
+		if (mask & (1u << b))
+			json_array_append_new(l, json_string(names[b]));
+	return l;
 }
 
 static void
@@ -53,25 +75,28 @@ layers_outro(struct buf *o, const struct http_request *req)
 	size_t shown = 0;
 
 	(void)req;
-	buf_append_str(o, "<h2>Layers turned off per domain</h2>\n<table class=\"list\"><thead><tr>"
-	    "<th>Domain</th><th>disable_layers</th></tr></thead><tbody>\n");
+	buf_append_str(o, "<h2>Layers turned off</h2>\n<p class=\"help\">In force now (after the "
+	    "last reload).</p>\n<table class=\"list\"><thead><tr><th>Domain</th>"
+	    "<th>off globally</th><th>off by the domain</th></tr></thead><tbody>\n");
 	for (size_t i = 0; i < cfg->n_domains; i++) {
 		const struct mg_domain *d = &cfg->domains[i];
 
-		if (d->disable_layers == 0)
+		if ((d->disable_layers | cfg->disable_layers) == 0)
 			continue;
 		html_printf(o, "<tr><td><a href=\"/domains/%s\">%s</a></td><td>", d->name, d->name);
-		for (size_t b = 0; names != NULL && names[b] != NULL; b++)
-			if (d->disable_layers & (1u << b))
-				html_printf(o, "<code>%s</code> ", names[b]);
+		layers_html(o, names, cfg->disable_layers);
+		buf_append_str(o, "</td><td>");
+		layers_html(o, names, d->disable_layers & ~cfg->disable_layers);
 		buf_append_str(o, "</td></tr>\n");
 		shown++;
 	}
 	if (shown == 0)
-		buf_append_str(o, "<tr><td colspan=\"2\">Every layer is on for every domain.</td></tr>\n");
+		buf_append_str(o, "<tr><td colspan=\"3\">Every layer is on for every domain.</td></tr>\n");
 	buf_append_str(o, "</tbody></table>\n");
 }
 
+/* "disabled_globally": the global switch in force; "disabled_per_domain": each domain's own
+ * disable_layers (what is off for a domain is the union of both). */
 static void
 layers_json(json_t *j)
 {
@@ -81,19 +106,14 @@ layers_json(json_t *j)
 
 	for (size_t i = 0; i < cfg->n_domains; i++) {
 		const struct mg_domain *d = &cfg->domains[i];
-		json_t *l;
 
 		if (d->disable_layers == 0)
 			continue;
-		l = json_array();
-		for (size_t b = 0; names != NULL && names[b] != NULL; b++)
-			if (d->disable_layers & (1u << b))
-				json_array_append_new(l, json_string(names[b]));
 		json_array_append_new(arr, json_pack("{s:s,s:o}", "domain", d->name,
-		    "disable_layers", l));
+		    "disable_layers", layers_array(names, d->disable_layers)));
 	}
+	json_object_set_new(j, "disabled_globally", layers_array(names, cfg->disable_layers));
 	json_object_set_new(j, "disabled_per_domain", arr);
-	json_object_set_new(j, "global_classifier_switch", json_false());
 }
 
 static const struct ops_settings_page layers_page = {

@@ -4,7 +4,9 @@
  * both to match (constant time) and a present Origin to name this server. Every failure shows
  * the same "wrong user name or password" (no user enumeration); lockouts answer 429 and the
  * verification cap 503, both with Retry-After. Everything echoed into the page (user name,
- * next) is HTML-escaped; next is followed only when it is a local path (session_next_safe). */
+ * next) is HTML-escaped; next is followed only when it is a local path (session_next_safe).
+ * The password check runs on a worker thread (session_login_start): the handler returns
+ * HTTP_PENDING and login_checked finishes the response, so the loop keeps serving meanwhile. */
 #include <openssl/crypto.h>
 #include <stdio.h>
 #include <string.h>
@@ -80,12 +82,71 @@ pre_ok(const struct http_request *req)
 	return CRYPTO_memcmp(cookie, field, SESSION_HEX_LEN) == 0;
 }
 
+/* What a login request needs after its password check (the request stays valid until
+ * http_finish; user and next are copies of the form fields for the page). */
+struct login_wait {
+	struct http_request *req;
+	char *user, *next;
+};
+
+/* The answer of a decided login into resp. */
+static void
+login_answer(const struct http_request *req, struct http_response *resp,
+    enum session_login_rc rc, const char *sid, double retry, const char *user, const char *next)
+{
+	switch (rc) {
+	case SESSION_LOGIN_OK:
+		http_response_header(resp, "Set-Cookie", SESSION_COOKIE "=%s; " COOKIE_ATTRS, sid);
+		http_response_header(resp, "Set-Cookie", SESSION_PRE_COOKIE "=; Max-Age=0; "
+		    COOKIE_ATTRS);
+		http_redirect(resp, next);
+		return;
+	case SESSION_LOGIN_LOCKED:
+		http_response_header(resp, "Retry-After", "%.0f", retry + 0.5);
+		login_page(req, resp, 429, "too many failed logins, try again later", user, next);
+		return;
+	case SESSION_LOGIN_BUSY:
+	case SESSION_LOGIN_PENDING:	/* not an outcome: cannot happen here */
+		http_response_header(resp, "Retry-After", "1");
+		login_page(req, resp, 503, "The console is busy. Please try again in a moment.",
+		    user, next);
+		return;
+	case SESSION_LOGIN_BAD:
+	default:
+		login_page(req, resp, 401, "wrong user name or password", user, next);
+		return;
+	}
+}
+
+/* session_login_start's callback: the password was checked on a worker thread. */
+static void
+login_checked(void *arg, enum session_login_rc rc, const char *sid, double retry)
+{
+	struct login_wait *lw = arg;
+	struct http_response resp;
+
+	memset(&resp, 0, sizeof(resp));
+	resp.status = 200;
+	buf_init(&resp.body, 64 * 1024);
+	buf_init(&resp.headers, 16 * 1024);
+	login_answer(lw->req, &resp, rc, sid, retry, lw->user, lw->next);
+	http_finish(lw->req, &resp);
+	if (resp.headers.data != NULL)	/* held the session id */
+		xwipe(resp.headers.data, resp.headers.len);
+	buf_free(&resp.headers);
+	buf_free(&resp.body);
+	xfree(lw->user);
+	xfree(lw->next);
+	xfree(lw);
+}
+
 static enum http_result
 login_post(struct http_request *req, struct http_response *resp)
 {
 	const char *user = http_form_get(req, "user"), *pw = http_form_get(req, "password");
 	const char *next = session_next_safe(http_form_get(req, "next"));
-	char sid[SESSION_HEX_LEN + 1];
+	struct login_wait *lw;
+	enum session_login_rc rc;
 	double retry = 0;
 
 	if (!pre_ok(req) || !session_origin_ok(req)) {
@@ -94,29 +155,19 @@ login_post(struct http_request *req, struct http_response *resp)
 		login_page(req, resp, 403, "The login form expired. Please try again.", user, next);
 		return HTTP_DONE;
 	}
-	switch (session_login(user != NULL ? user : "", pw != NULL ? pw : "",
-	    pw != NULL ? strlen(pw) : 0, req->peer, sid, &retry)) {
-	case SESSION_LOGIN_OK:
-		http_response_header(resp, "Set-Cookie", SESSION_COOKIE "=%s; " COOKIE_ATTRS, sid);
-		http_response_header(resp, "Set-Cookie", SESSION_PRE_COOKIE "=; Max-Age=0; "
-		    COOKIE_ATTRS);
-		xwipe(sid, sizeof(sid));
-		http_redirect(resp, next);
-		return HTTP_DONE;
-	case SESSION_LOGIN_LOCKED:
-		http_response_header(resp, "Retry-After", "%.0f", retry + 0.5);
-		login_page(req, resp, 429, "too many failed logins, try again later", user, next);
-		return HTTP_DONE;
-	case SESSION_LOGIN_BUSY:
-		http_response_header(resp, "Retry-After", "1");
-		login_page(req, resp, 503, "The console is busy. Please try again in a moment.",
-		    user, next);
-		return HTTP_DONE;
-	case SESSION_LOGIN_BAD:
-	default:
-		login_page(req, resp, 401, "wrong user name or password", user, next);
-		return HTTP_DONE;
-	}
+	lw = xcalloc(1, sizeof(*lw));
+	lw->req = req;
+	lw->user = xstrdup(user != NULL ? user : "");
+	lw->next = xstrdup(next);
+	rc = session_login_start(lw->user, pw != NULL ? pw : "", pw != NULL ? strlen(pw) : 0,
+	    req->peer, &retry, login_checked, lw);
+	if (rc == SESSION_LOGIN_PENDING)
+		return HTTP_PENDING;
+	login_answer(req, resp, rc, NULL, retry, user, next);
+	xfree(lw->user);
+	xfree(lw->next);
+	xfree(lw);
+	return HTTP_DONE;
 }
 
 static enum http_result

@@ -8,6 +8,7 @@
 
 #include "admin/admin.h"
 #include "admin/httpd.h"
+#include "admin/qlink.h"
 #include "admin/session.h"
 
 /* Route tables of the handler files (admin.h). */
@@ -17,6 +18,7 @@ static const struct admin_route *const router_tables[] = {
 	admin_metrics_routes,	/* admin/metrics_http.c */
 	admin_main_routes,	/* admin/api_main.c: dashboard, domains, lists */
 	admin_ops_routes,	/* admin/api_ops.c: DKIM, queue, layers, branding, users, audit */
+	admin_quarantine_routes,	/* admin/page_quarantine.c: quarantine, links /q/ */
 };
 
 static const char *const method_names[] = { "GET", "HEAD", "POST", "PUT", "DELETE", "OTHER" };

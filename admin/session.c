@@ -1,16 +1,16 @@
-/* session.c: who is calling the console (admin/session.h). Admin role, main loop thread only.
- * Trusts nothing from the request: cookies, Authorization and CSRF values go through the
- * bounded parsers of session_parse.c and are compared in constant time (CRYPTO_memcmp); user
- * names are logged sanitised, passwords never. Users (admin_users_file) and API tokens
- * (admin_tokens_file) are re-read on reload and whenever the file changes (one stat per
- * request), so mailguardctl admin works at once, without a reload.
+/* session.c: who is calling the console (admin/session.h). Admin role, main loop thread only,
+ * except verify_run (a worker thread, touching only its job). Trusts nothing from the request:
+ * cookies, Authorization and CSRF values go through the bounded parsers of session_parse.c and
+ * are compared in constant time (CRYPTO_memcmp); user names are logged sanitised, passwords
+ * never. Users (admin_users_file) and API tokens (admin_tokens_file) are re-read on reload and
+ * whenever the file changes (one stat per request), so mailguardctl admin works at once.
  * Sessions live in memory only (SESSION_MAX, oldest evicted): restarting the admin role logs
  * everyone out. Login: lockout per user name and per client address (IPv6 /64) after
  * admin_login_fail_limit failures within admin_login_lockout, refused without verifying the
- * password; all logins together verify at most SESSION_VERIFY_PER_SEC passwords a second
- * (503 beyond). Argon2id runs inline on the loop (~90 ms on this project's 2-vCPU machines,
- * so the loop itself saturates near 11 a second): a flood from many addresses slows the
- * console for everyone until it stops; moving verification to a workq thread is a follow-up. */
+ * password; failures plus verifications in flight never exceed the limit for a key; all logins
+ * together verify at most SESSION_VERIFY_PER_SEC passwords a second (503 beyond). Argon2id
+ * (~90 ms) runs on SESSION_VERIFY_THREADS lib/workq threads, never on the loop: other console
+ * requests are served while logins are verified (at most SESSION_VERIFY_QUEUE at once). */
 #include "admin/session.h"
 
 #include <errno.h>
@@ -27,9 +27,29 @@
 #include "lib/pwhash.h"
 #include "lib/sanitize.h"
 #include "lib/str.h"
+#include "lib/workq.h"
 #include "lib/xalloc.h"
 
-#define WHO_RING 4096		/* req->who storage: reused after this many authentications */
+#define SESSION_VERIFY_THREADS	2	/* argon2 workers (19 MiB each while verifying) */
+#define SESSION_VERIFY_QUEUE	32	/* verifications queued or running; more: 503 */
+
+/* One password verification: the loop fills it, a worker runs argon2 on its own copies, the
+ * loop completes it (verify_done). */
+struct login_job {
+	struct workq_job w;
+	char user[SESSION_NAME_MAX + 1];	/* "" when not a valid name */
+	char su[SANITIZE_MAX + 4];		/* sanitised user name, for logs */
+	char peer[64];
+	char ukey[80], akey[80];
+	char hash[PWHASH_ENCODED_MAX];		/* the user's hash as read, or the dummy */
+	int known;				/* hash is the user's, not the dummy */
+	char *password;				/* copy, wiped and freed after the check */
+	size_t password_len;
+	int ok;					/* result (worker) */
+	session_login_cb *cb;
+	void *arg;
+	struct login_job *prev, *next;		/* S.pending */
+};
 
 struct admin_sess {
 	char id[SESSION_HEX_LEN + 1];
@@ -58,8 +78,8 @@ static struct {
 	struct session_limits limits;
 	struct session_rate rate;
 	char current[SESSION_HEX_LEN + 1];	/* session of the request checked last */
-	struct admin_who who[WHO_RING];
-	size_t who_next;
+	struct workq *wq;			/* argon2 workers, started at the first login */
+	struct login_job *pending;		/* verifications in flight */
 } S;
 
 static double
@@ -290,14 +310,13 @@ session_logout(const struct http_request *req)
 	return 1;
 }
 
-static struct admin_who *
-who_next(const char *user, int is_api)
+/* Fills the request's own copy of who (valid for the request's life, also while it waits). */
+static void
+who_set(struct http_request *req, const char *user, int is_api)
 {
-	struct admin_who *w = &S.who[S.who_next++ % WHO_RING];
-
-	str_lcpy(w->user, user, sizeof(w->user));
-	w->is_api = is_api;
-	return w;
+	str_lcpy(req->who_store.user, user, sizeof(req->who_store.user));
+	req->who_store.is_api = is_api;
+	req->who = &req->who_store;
 }
 
 /* ---- login ---- */
@@ -331,18 +350,104 @@ login_failed(const char *peer, const char *ukey, const char *akey, const char *s
 	}
 }
 
-enum session_login_rc
-session_login(const char *user, const char *password, size_t password_len, const char *peer,
-    char sid_r[SESSION_HEX_LEN + 1], double *retry_r)
+/* Verifications of key in flight (either of a job's keys). */
+static unsigned
+pending_for(const char *key)
 {
-	char ukey[80], akey[80], su[SANITIZE_MAX + 4];
+	unsigned n = 0;
+
+	for (const struct login_job *j = S.pending; j != NULL; j = j->next)
+		n += strcmp(j->ukey, key) == 0 || strcmp(j->akey, key) == 0;
+	return n;
+}
+
+static void
+job_unlink(struct login_job *j)
+{
+	if (j->prev != NULL)
+		j->prev->next = j->next;
+	else
+		S.pending = j->next;
+	if (j->next != NULL)
+		j->next->prev = j->prev;
+	j->prev = j->next = NULL;
+}
+
+static void
+job_free(struct login_job **jp)
+{
+	struct login_job *j = *jp;
+
+	if (j == NULL)
+		return;
+	if (j->password != NULL) {
+		xwipe(j->password, j->password_len);
+		xfree(j->password);
+	}
+	xwipe(j, sizeof(*j));
+	xfree(j);
+	*jp = NULL;
+}
+
+/* Worker thread: argon2 over the job's own copies only. */
+static void
+verify_run(struct workq_job *w, void *ctx)
+{
+	struct login_job *j = (struct login_job *)w;
+
+	(void)ctx;
+	j->ok = pwhash_verify(j->hash, j->password, j->password_len) && j->known;
+	xwipe(j->password, j->password_len);
+}
+
+/* Loop thread: the verdict of a finished verification. The users file may have changed while
+ * argon2 ran: a session is made only when the user still has the very hash that matched. */
+static enum session_login_rc
+verify_result(struct login_job *j, char sid_r[SESSION_HEX_LEN + 1])
+{
 	const struct session_cred *c;
 	struct admin_sess *s;
-	double now = clock_fn(), lu, la;
-	int ok;
 
-	sanitize(su, user, strnlen(user, SESSION_NAME_MAX + 16));
-	limit_keys(user, peer, ukey, sizeof(ukey), akey, sizeof(akey));
+	cred_refresh(&S.users);
+	c = j->ok ? cred_find(&S.users, j->user) : NULL;
+	if (c == NULL || strcmp(c->secret, j->hash) != 0) {
+		if (j->ok)
+			log_warn("admin: login of %s not completed: user removed or password "
+			    "changed during the check", j->su);
+		login_failed(j->peer, j->ukey, j->akey, j->su);
+		return SESSION_LOGIN_BAD;
+	}
+	session_limits_clear(&S.limits, j->ukey);
+	if ((s = sess_new(c->name, c->secret)) == NULL)
+		return SESSION_LOGIN_BUSY;
+	memcpy(sid_r, s->id, SESSION_HEX_LEN + 1);
+	log_info("admin: login: user=%s addr=%s", j->su, j->peer);
+	admin_audit_as(c->name, j->peer, "login", NULL, NULL, NULL);
+	return SESSION_LOGIN_OK;
+}
+
+static void
+verify_done(struct workq_job *w, int cancelled)
+{
+	struct login_job *j = (struct login_job *)w;
+	char sid[SESSION_HEX_LEN + 1] = "";
+	enum session_login_rc rc;
+
+	job_unlink(j);
+	rc = cancelled ? SESSION_LOGIN_BUSY : verify_result(j, sid);
+	j->cb(j->arg, rc, sid, 0);
+	xwipe(sid, sizeof(sid));
+	job_free(&j);
+}
+
+/* Refusals decided before any verification; SESSION_LOGIN_PENDING when it may go on. */
+static enum session_login_rc
+login_precheck(const char *su, const char *peer, const char *ukey, const char *akey,
+    double *retry_r)
+{
+	double now = clock_fn(), lu, la;
+	unsigned fu, fa;
+
 	lu = session_limits_locked(&S.limits, ukey, now);
 	la = session_limits_locked(&S.limits, akey, now);
 	if (lu > 0 || la > 0) {
@@ -350,27 +455,67 @@ session_login(const char *user, const char *password, size_t password_len, const
 		log_warn("admin: login refused (locked out): user=%s addr=%s", su, peer);
 		return SESSION_LOGIN_LOCKED;
 	}
+	/* failures so far plus checks in flight may not pass the limit: parallel guesses get no
+	 * more verifications than sequential ones */
+	fu = session_limits_count(&S.limits, ukey, now, S.lockout) + pending_for(ukey);
+	fa = session_limits_count(&S.limits, akey, now, S.lockout) + pending_for(akey);
+	if (fu >= S.fail_limit || fa >= S.fail_limit) {
+		log_warn("admin: login refused (checks in flight would pass the failure limit): "
+		    "user=%s addr=%s", su, peer);
+		return SESSION_LOGIN_BUSY;
+	}
 	if (!session_rate_take(&S.rate, now, SESSION_VERIFY_PER_SEC)) {
 		log_warn("admin: login refused (over %d verifications a second): user=%s addr=%s",
 		    SESSION_VERIFY_PER_SEC, su, peer);
 		return SESSION_LOGIN_BUSY;
 	}
+	return SESSION_LOGIN_PENDING;
+}
+
+enum session_login_rc
+session_login_start(const char *user, const char *password, size_t password_len,
+    const char *peer, double *retry_r, session_login_cb *cb, void *arg)
+{
+	struct login_job *j = xcalloc(1, sizeof(*j));
+	const struct session_cred *c;
+	enum session_login_rc rc;
+
+	sanitize(j->su, user, strnlen(user, SESSION_NAME_MAX + 16));
+	str_lcpy(j->peer, peer, sizeof(j->peer));
+	limit_keys(user, peer, j->ukey, sizeof(j->ukey), j->akey, sizeof(j->akey));
+	if ((rc = login_precheck(j->su, j->peer, j->ukey, j->akey, retry_r)) !=
+	    SESSION_LOGIN_PENDING) {
+		job_free(&j);
+		return rc;
+	}
+	if (S.wq == NULL)	/* after the privilege drop: the threads share the dropped ids */
+		S.wq = workq_new(ev_default_loop(0), SESSION_VERIFY_THREADS, SESSION_VERIFY_QUEUE,
+		    NULL, NULL, NULL);
 	cred_refresh(&S.users);
 	c = session_name_ok(user) ? cred_find(&S.users, user) : NULL;
+	if (c != NULL)
+		str_lcpy(j->user, c->name, sizeof(j->user));
 	/* unknown users cost one verification too, against the dummy hash */
-	ok = password_len >= 1 && password_len <= SESSION_PASSWORD_MAX &&
-	    pwhash_verify(c != NULL ? c->secret : S.dummy, password, password_len) && c != NULL;
-	if (!ok) {
-		login_failed(peer, ukey, akey, su);
-		return SESSION_LOGIN_BAD;
-	}
-	session_limits_clear(&S.limits, ukey);
-	if ((s = sess_new(c->name, c->secret)) == NULL)
+	str_lcpy(j->hash, c != NULL ? c->secret : S.dummy, sizeof(j->hash));
+	j->known = c != NULL && password_len >= 1 && password_len <= SESSION_PASSWORD_MAX;
+	j->password_len = password_len <= SESSION_PASSWORD_MAX ? password_len : 0;
+	j->password = xmalloc(j->password_len + 1);
+	memcpy(j->password, password, j->password_len);
+	j->cb = cb;
+	j->arg = arg;
+	j->w.run = verify_run;
+	j->w.done = verify_done;
+	if (workq_submit(S.wq, &j->w) < 0) {
+		log_warn("admin: login refused (%d checks queued): user=%s addr=%s",
+		    SESSION_VERIFY_QUEUE, j->su, j->peer);
+		job_free(&j);
 		return SESSION_LOGIN_BUSY;
-	memcpy(sid_r, s->id, SESSION_HEX_LEN + 1);
-	log_info("admin: login: user=%s addr=%s", su, peer);
-	admin_audit_as(c->name, peer, "login", NULL, NULL, NULL);
-	return SESSION_LOGIN_OK;
+	}
+	j->next = S.pending;
+	if (S.pending != NULL)
+		S.pending->prev = j;
+	S.pending = j;
+	return SESSION_LOGIN_PENDING;
 }
 
 /* ---- per-request checks ---- */
@@ -423,7 +568,7 @@ token_auth(struct http_request *req, const char *authz)
 	if (found == SIZE_MAX)
 		return 0;
 	str_fmt(name, sizeof(name), "token:%s", S.tokens.creds[found].name);
-	req->who = who_next(name, 1);
+	who_set(req, name, 1);
 	return 1;
 }
 
@@ -475,8 +620,10 @@ admin_session_check(struct http_request *req, unsigned route_flags, struct http_
 	}
 	s = sess_from_request(req, 1);
 	if (s != NULL) {
-		req->who = who_next(s->user, 0);
-		req->csrf = s->csrf;
+		/* copies: S.sess is compacted when another session ends */
+		who_set(req, s->user, 0);
+		str_lcpy(req->csrf_store, s->csrf, sizeof(req->csrf_store));
+		req->csrf = req->csrf_store;
 		memcpy(S.current, s->id, sizeof(S.current));
 	}
 	if (route_flags & ROUTE_PUBLIC)

@@ -91,6 +91,10 @@ double session_limits_locked(const struct session_limits *l, const char *key, do
 /* Counts one failure; returns 1 when this failure started a lockout, else 0. */
 int session_limits_fail(struct session_limits *l, const char *key, double now, unsigned limit,
     double lockout);
+/* Failures of key counted in its current window (0 when none, the window has passed, or a
+ * lockout has ended; while locked: the count that locked it). */
+unsigned session_limits_count(const struct session_limits *l, const char *key, double now,
+    double lockout);
 /* Forgets the key's failures (after a successful login of that user). */
 void session_limits_clear(struct session_limits *l, const char *key);
 
@@ -107,16 +111,25 @@ int session_rate_take(struct session_rate *r, double now, unsigned per_sec);
 struct http_request;
 
 enum session_login_rc {
-	SESSION_LOGIN_OK,	/* session created: sid_r holds its id */
+	SESSION_LOGIN_OK,	/* session created: sid holds its id */
 	SESSION_LOGIN_BAD,	/* wrong user name or password (or a lockout just started) */
 	SESSION_LOGIN_LOCKED,	/* user or address locked: password not checked; *retry_r set */
-	SESSION_LOGIN_BUSY,	/* more than SESSION_VERIFY_PER_SEC verifications this second */
+	SESSION_LOGIN_BUSY,	/* over SESSION_VERIFY_PER_SEC this second, too many checks queued,
+				 * or checks in flight for the user/address would pass the limit */
+	SESSION_LOGIN_PENDING,	/* being verified on a worker thread: the callback follows */
 };
 
-/* Checks a login (see admin/session.c for the order of checks) and on success creates a
- * session. user and peer are peer text; password is password_len octets (never logged). */
-enum session_login_rc session_login(const char *user, const char *password, size_t password_len,
-    const char *peer, char sid_r[SESSION_HEX_LEN + 1], double *retry_r);
+/* The outcome of a pending login, on the loop thread: rc is OK (sid = the new session's id,
+ * wiped after the call), BAD or BUSY; retry is unused (0). */
+typedef void session_login_cb(void *arg, enum session_login_rc rc, const char *sid,
+    double retry);
+/* Starts a login (see admin/session.c for the order of checks). user and peer are peer text;
+ * password is password_len octets (copied for the worker, wiped after; never logged). Returns
+ * LOCKED (with *retry_r) or BUSY at once without verifying and without calling cb; otherwise
+ * PENDING: argon2 runs on a worker thread and cb(arg, ...) is called exactly once later on the
+ * loop. Loop thread. */
+enum session_login_rc session_login_start(const char *user, const char *password,
+    size_t password_len, const char *peer, double *retry_r, session_login_cb *cb, void *arg);
 /* Ends the session named by the request's cookie, if any; returns 1 when one ended. */
 int session_logout(const struct http_request *req);
 /* True when the request has no Origin header or one naming this server ("https://" + Host). */

@@ -375,6 +375,22 @@ session_limits_fail(struct session_limits *l, const char *key, double now, unsig
 	return 1;
 }
 
+unsigned
+session_limits_count(const struct session_limits *l, const char *key, double now,
+    double lockout)
+{
+	const struct session_limit_ent *e = limits_find(l, key);
+
+	if (e == NULL)
+		return 0;
+	if (e->locked_until > now)
+		return e->count;
+	/* the rules of session_limits_fail: a passed window or an ended lockout starts afresh */
+	if (e->count == 0 || now - e->window_start >= lockout || e->locked_until > 0)
+		return 0;
+	return e->count;
+}
+
 void
 session_limits_clear(struct session_limits *l, const char *key)
 {

@@ -15,14 +15,14 @@
 
 /* Top-level keys, in the one order the writer uses and the parser requires. */
 enum env_key {
-	K_VERSION, K_QID, K_DIRECTION, K_SESSION_ID, K_ARRIVAL, K_SIZE, K_BODY, K_SMTPUTF8,
+	K_VERSION, K_QID, K_DIRECTION, K_SESSION_ID, K_ARRIVAL, K_RELEASED, K_SIZE, K_BODY, K_SMTPUTF8,
 	K_RET, K_ENVID, K_IS_BOUNCE, K_TLSRPT, K_ATTEMPTS, K_NEXT_ATTEMPT, K_CLIENT_ADDR,
 	K_CLIENT_NAME, K_HELO, K_SENDER, K_QUARANTINE, K_HEADER, K_RCPT, K_END, K_COUNT
 };
 
 static const struct slice env_keys[K_COUNT] = {
 	SLICE_LIT("version"), SLICE_LIT("qid"), SLICE_LIT("direction"), SLICE_LIT("session_id"),
-	SLICE_LIT("arrival"), SLICE_LIT("size"), SLICE_LIT("body"), SLICE_LIT("smtputf8"),
+	SLICE_LIT("arrival"), SLICE_LIT("released"), SLICE_LIT("size"), SLICE_LIT("body"), SLICE_LIT("smtputf8"),
 	SLICE_LIT("ret"), SLICE_LIT("envid"), SLICE_LIT("is_bounce"), SLICE_LIT("tlsrpt"),
 	SLICE_LIT("attempts"),
 	SLICE_LIT("next_attempt"), SLICE_LIT("client_addr"), SLICE_LIT("client_name"),
@@ -296,19 +296,27 @@ check_str(const char *s, size_t max, int required, int nonempty)
 }
 
 /* Each prepended field: "Name: value", one line, at most ENVELOPE_HEADER_MAX octets. */
+/* "Name: value": a non-empty printable name without spaces before the colon. 0 or -1. */
+static int
+header_validate(const char *h)
+{
+	const char *colon;
+
+	if (check_str(h, ENVELOPE_HEADER_MAX, 1, 1) < 0 || (colon = strchr(h, ':')) == NULL ||
+	    colon == h)
+		return -1;
+	for (const char *c = h; c < colon; c++)
+		if (*c <= ' ' || *c > '~')
+			return -1;
+	return 0;
+}
+
 static int
 headers_validate(const struct envelope *env)
 {
-	for (size_t i = 0; i < env->n_headers; i++) {
-		const char *h = env->headers[i], *colon;
-
-		if (check_str(h, ENVELOPE_HEADER_MAX, 1, 1) < 0 || (colon = strchr(h, ':')) == NULL ||
-		    colon == h)
+	for (size_t i = 0; i < env->n_headers; i++)
+		if (header_validate(env->headers[i]) < 0)
 			return -1;
-		for (const char *c = h; c < colon; c++)
-			if (*c <= ' ' || *c > '~')
-				return -1;
-	}
 	return 0;
 }
 
@@ -364,6 +372,8 @@ envelope_validate(const struct envelope *env, const char **error_r)
 		*error_r = "bad session_id";
 	else if (!time_is_valid(env->arrival))
 		*error_r = "bad arrival";
+	else if (!time_is_valid(env->released))
+		*error_r = "bad released";
 	else if (env->size < 0)
 		*error_r = "bad size";
 	else if ((unsigned)env->body >= N_NAMES(body_names))
@@ -576,18 +586,35 @@ envelope_needs_v2(const struct envelope *env)
 	return env->quarantine != NULL || env->n_headers > 0 || env->is_tlsrpt;
 }
 
+/* The lowest version that can express env: 3 with `released`, 2 with a version-2 key, else 1. */
+static int
+envelope_min_version(const struct envelope *env)
+{
+	if (env->released != 0)
+		return 3;
+	return envelope_needs_v2(env) ? 2 : 1;
+}
+
+long long
+envelope_lifetime_start(const struct envelope *env)
+{
+	return env->released != 0 ? env->released : env->arrival;
+}
+
 /* Every line before the first recipient. */
 static char *
 put_head(char *p, const struct envelope *env)
 {
 	/* The lowest version that can express env, so older readers keep reading envelopes
 	 * without filter results. */
-	p = put_line_num(p, K_VERSION, envelope_needs_v2(env) ? ENVELOPE_VERSION : 1);
+	p = put_line_num(p, K_VERSION, envelope_min_version(env));
 	p = put_line_word(p, K_QID, env->qid);
 	p = put_line_word(p, K_DIRECTION, direction_names[env->direction]);
 	if (env->session_id[0] != '\0')
 		p = put_line_word(p, K_SESSION_ID, env->session_id);
 	p = put_line_num(p, K_ARRIVAL, env->arrival);
+	if (env->released != 0)	/* written only when set: one text per envelope */
+		p = put_line_num(p, K_RELEASED, env->released);
 	p = put_line_num(p, K_SIZE, env->size);
 	p = put_line_word(p, K_BODY, body_names[env->body]);
 	p = put_line_num(p, K_SMTPUTF8, env->smtputf8);
@@ -974,6 +1001,15 @@ parse_key(struct envelope *env, enum env_key k, struct slice v, int has_value,
 		return dec_hex_id(v, env->session_id, sizeof(env->session_id) - 1, error_r);
 	case K_ARRIVAL:
 		return dec_num(v, ENVELOPE_TIME_MAX, &env->arrival, error_r);
+	case K_RELEASED:
+		/* never 0: the writer leaves the key out when the message was not released */
+		if (dec_num(v, ENVELOPE_TIME_MAX, &env->released, error_r) < 0)
+			return -1;
+		if (env->released == 0) {
+			*error_r = "bad released (0)";
+			return -1;
+		}
+		return 0;
 	case K_SIZE:
 		return dec_num(v, LLONG_MAX, &env->size, error_r);
 	case K_BODY:
@@ -1025,6 +1061,12 @@ parse_key(struct envelope *env, enum env_key k, struct slice v, int has_value,
 		}
 		if (dec_value(v, ENVELOPE_HEADER_MAX, &h, error_r) < 0)
 			return -1;
+		if (header_validate(h) < 0) {
+			/* what envelope_write refuses is no envelope (found by fuzz_envelope) */
+			xfree(h);
+			*error_r = "bad header";
+			return -1;
+		}
 		env->headers = xreallocarray(env->headers, env->n_headers + 1, sizeof(*env->headers));
 		env->headers[env->n_headers++] = h;
 		return 0;
@@ -1120,7 +1162,8 @@ envelope_parse(struct slice text, struct envelope *env, const char **error_r)
 			goto fail;
 		}
 		if ((k = key_lookup(key, last + 1)) < 0 ||
-		    (version < 2 && (k == K_QUARANTINE || k == K_HEADER || k == K_TLSRPT))) {
+		    (version < 2 && (k == K_QUARANTINE || k == K_HEADER || k == K_TLSRPT)) ||
+		    (version < 3 && k == K_RELEASED)) {
 			*error_r = "unknown key";
 			goto fail;
 		}
@@ -1137,9 +1180,10 @@ envelope_parse(struct slice text, struct envelope *env, const char **error_r)
 		*error_r = "data after end marker";
 		goto fail;
 	}
-	if (version == 2 && !envelope_needs_v2(env)) {
-		/* one text per envelope: the writer uses version 1 unless version-2 keys exist */
-		*error_r = "version 2 without quarantine, header or tlsrpt";
+	if (version != envelope_min_version(env)) {
+		/* one text per envelope: the writer uses the lowest version that can express it */
+		*error_r = version == 3 ? "version 3 without released" :
+		    "version 2 without quarantine, header or tlsrpt";
 		goto fail;
 	}
 	if ((seen & KEYS_REQUIRED) != KEYS_REQUIRED) {

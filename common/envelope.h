@@ -8,8 +8,9 @@
 #include "common/limits.h"
 #include "lib/buf.h"
 
-#define ENVELOPE_VERSION 2	/* 2 added quarantine, header and tlsrpt; 1 is still read and
-				 * written */
+#define ENVELOPE_VERSION 3	/* 3 added released, 2 quarantine, header and tlsrpt; 1 and 2
+				 * are still read and written (the lowest that can express
+				 * an envelope) */
 #define QUEUE_ID_LEN 16 /* hex characters */
 
 enum envelope_direction { ENV_INBOUND = 0, ENV_OUTBOUND = 1 };
@@ -60,6 +61,9 @@ struct envelope {
 	char *client_name;	/* verified reverse name or "unknown" */
 	char session_id[17];	/* 16 hex of the receiving session, "" if generated locally */
 	long long arrival;	/* unix seconds of the 250 reply */
+	long long released;	/* unix seconds of the release from quarantine, 0 if never
+				 * quarantined or not released (version 3, key "released"):
+				 * queue_lifetime then counts from it, not from arrival */
 	long long size;		/* body bytes as stored, including our Received: header */
 	enum envelope_body body;
 	int smtputf8;
@@ -99,6 +103,8 @@ int envelope_parse(struct slice text, struct envelope *env, const char **error_r
 void envelope_add_header(struct envelope *env, const char *field);
 /* Octets the prepended fields add to the message (CRLF included). */
 long long envelope_headers_size(const struct envelope *env);
+/* Where queue_lifetime (and delay_warning) count from: released when set, else arrival. */
+long long envelope_lifetime_start(const struct envelope *env);
 /* Number of recipients still in state PENDING. */
 size_t envelope_pending(const struct envelope *env);
 /* The domain part of an address (after the last '@'), or "" if none. Borrowed from addr. */

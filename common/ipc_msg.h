@@ -123,8 +123,8 @@ enum filter_action {
 #define ROLE_FD_SUPERVISOR 3
 #define ROLE_FD_PEER1 4		/* smtpd: queue; queue: smtpd; delivery: queue; filter: smtpd;
 				 * signer: smtpd */
-#define ROLE_FD_PEER2 5		/* queue: delivery; smtpd: filter */
-#define ROLE_FD_PEER3 6		/* smtpd: signer (issue E) */
+#define ROLE_FD_PEER2 5		/* queue: delivery; smtpd: filter; signer: queue */
+#define ROLE_FD_PEER3 6		/* smtpd: signer (issue E); queue: signer (reports, digests) */
 #define ROLE_FD_LISTEN0 7	/* smtpd: first listening socket */
 #define ROLE_FD_ADMIN_LISTEN0 4	/* admin: first listening socket (kinds "admin" / "metrics" in
 				 * MAILGUARD_LISTENERS); the admin role has no peer channels */

@@ -128,7 +128,7 @@ ctl_command_argv(struct ctl_client *cl, int argc, char **argv)
 		return;
 	}
 	ctl_reply(cl, 2, "error: unknown command (try: reload, status, queue list|show|flush|"
-	    "delete|hold|release|rates|tlsrpt, quarantine list|show|release|delete, dkim "
+	    "delete|hold|release|rates|tlsrpt, quarantine list|show|release|delete|confirm-spam|digest-now, dkim "
 	    "status|dns|keygen|rotate|import, config ...)\n");
 }
 

@@ -320,32 +320,32 @@ const struct setting config_settings[] = {
 		 "signer's notion of now for the key rotation timeline. Never set in production." },
 
 	{ .name = "global_disable_layers", .scope = SCOPE_GLOBAL, .type = T_LAYERS, .def = "",
-	  .reloadable = 1, .issue = "H", .off = G(disable_layers, unsigned), .choices = layer_names,
+	  .reloadable = 1, .issue = "A", .off = G(disable_layers, unsigned), .choices = layer_names,
 	  .flags = SET_EMPTY_OK,
 	  .doc = "Detection layers turned off for every protected domain (the global switch, e.g. "
 		 "for the classifiers: bayes, neural); a domain's own disable_layers adds to it. Same "
 		 "names as the per-domain setting." },
 	{ .name = "digest_interval", .scope = SCOPE_GLOBAL, .type = T_DURATION, .def = "1d",
-	  .min = 60, .max = 30 * DAY, .reloadable = 1, .issue = "G", GI(digest_interval),
+	  .min = 60, .max = 30 * DAY, .reloadable = 1, .issue = "A", GI(digest_interval),
 	  .doc = "How often a user with new quarantined mail gets a digest (one digest per "
 		 "recipient address listing the messages quarantined since the previous one; none "
 		 "when nothing is new). With 1d digests go out daily at digest_time." },
 	{ .name = "digest_time", .scope = SCOPE_GLOBAL, .type = T_DURATION, .def = "7h",
-	  .min = 0, .max = DAY - 1, .reloadable = 1, .issue = "G", GI(digest_time),
+	  .min = 0, .max = DAY - 1, .reloadable = 1, .issue = "A", GI(digest_time),
 	  .doc = "Time of day (UTC, as a duration after midnight, e.g. 7h30m) at which daily "
 		 "digests are sent; ignored when digest_interval is not a whole number of days." },
 	{ .name = "digest_from_default", .scope = SCOPE_GLOBAL, .type = T_ADDRESS, .def = "",
-	  .reloadable = 1, .issue = "G", .off = G(digest_from_default, char *),
+	  .reloadable = 1, .issue = "A", .off = G(digest_from_default, char *),
 	  .flags = SET_EMPTY_OK,
 	  .doc = "Sender of digests for domains without digest_from. Empty: postmaster@ the "
 		 "recipient's domain." },
 	{ .name = "public_url", .scope = SCOPE_GLOBAL, .type = T_STRING, .def = "",
-	  .reloadable = 1, .issue = "G", .off = G(public_url, char *), .flags = SET_EMPTY_OK,
+	  .reloadable = 1, .issue = "A", .off = G(public_url, char *), .flags = SET_EMPTY_OK,
 	  .doc = "Base URL under which users reach the console's public quarantine links, e.g. "
 		 "https://mail.example.org:8443 (the links are <public_url>/q/TOKEN). Empty: "
 		 "https://<hostname>:<port of the first admin_listen>." },
 	{ .name = "digest_link_lifetime", .scope = SCOPE_GLOBAL, .type = T_DURATION,
-	  .def = "14d", .min = 3600, .max = 90 * DAY, .reloadable = 1, .issue = "G",
+	  .def = "14d", .min = 3600, .max = 90 * DAY, .reloadable = 1, .issue = "A",
 	  GI(digest_link_lifetime),
 	  .doc = "How long the release, delete and allow-sender links of a digest stay valid. "
 		 "Release and delete links work once." },
@@ -443,7 +443,7 @@ const struct setting config_settings[] = {
 	  .doc = "Address of the domain that receives DMARC aggregate reports; MailGuard parses "
 		 "the reports sent there. Empty: none." },
 	{ .name = "digest_from", .scope = SCOPE_DOMAIN, .type = T_ADDRESS, .def = "",
-	  .reloadable = 1, .issue = "G", .off = D(digest_from, char *), .flags = SET_EMPTY_OK,
+	  .reloadable = 1, .issue = "A", .off = D(digest_from, char *), .flags = SET_EMPTY_OK,
 	  .doc = "Sender address of the quarantine digests sent to the domain's users. Empty: "
 		 "postmaster of the domain." },
 	{ .name = "tls_policy", .scope = SCOPE_DOMAIN, .type = T_ENUM, .def = "may",

@@ -37,7 +37,7 @@
 static void alert_gauge(void);
 
 static struct {
-	struct ipc_chan *smtpd;
+	struct ipc_chan *smtpd, *queue;	/* clients: signing requests */
 	struct mg_dkim_sign *sign;
 	struct mg_dns *dns;
 	char root[4096];
@@ -510,7 +510,7 @@ sign_message(const struct envelope *env, int fd, struct buf *headers, char *deta
 }
 
 static void
-on_sign_request(struct ipc_msg *m)
+on_sign_request(struct ipc_chan *chan, struct ipc_msg *m)
 {
 	char *sid = ipc_get_str(m), *text = ipc_get_str(m);
 	struct envelope env;
@@ -539,7 +539,7 @@ on_sign_request(struct ipc_msg *m)
 	ipc_put_u32(&o, r == 0 ? 0 : 1);
 	ipc_put_str(&o, r == 0 ? headers.data : "");
 	ipc_put_str(&o, detail);
-	ipc_send(sg.smtpd, IPC_SIGN_RESULT, m->id, -1, &o);
+	ipc_send(chan, IPC_SIGN_RESULT, m->id, -1, &o);
 	ipc_out_free(&o);
 	envelope_clear(&env);
 	buf_free(&headers);
@@ -549,33 +549,44 @@ on_sign_request(struct ipc_msg *m)
 	xfree(text);
 }
 
+/* smtpd and the queue (its own messages: TLS reports, digests) send the same requests; the
+ * answer goes back on the channel the request came from. */
 static void
-smtpd_msg(struct ipc_chan *chan, struct ipc_msg *m, void *arg)
+client_msg(struct ipc_chan *chan, struct ipc_msg *m, void *arg)
 {
-	(void)chan;
-	(void)arg;
 	if (m->type != IPC_SIGN_REQUEST)
-		panic("signer: unexpected message type %u from smtpd", m->type);
-	on_sign_request(m);
+		panic("signer: unexpected message type %u from %s", m->type, (const char *)arg);
+	on_sign_request(chan, m);
 }
 
 static void
-smtpd_closed(struct ipc_chan *chan, void *arg)
+client_closed(struct ipc_chan *chan, void *arg)
 {
+	/* peers stop first at shutdown; the supervisor tells us when to exit */
+	if (chan == sg.smtpd)
+		sg.smtpd = NULL;
+	else if (chan == sg.queue)
+		sg.queue = NULL;
 	(void)arg;
-	/* smtpd stops first at shutdown; the supervisor tells us when to exit */
 	ipc_chan_free(&chan);
-	sg.smtpd = NULL;
 }
 
-/* IPC_PEER_RESET: smtpd was restarted; signing is synchronous, so nothing is in flight. */
+/* IPC_PEER_RESET: smtpd or the queue was restarted; signing is synchronous, so nothing is in
+ * flight. */
 static void
 signer_peer_reset(const char *peer, int fd)
 {
-	if (strcmp(peer, "smtpd") != 0)
+	if (strcmp(peer, "smtpd") == 0) {
+		ipc_chan_free(&sg.smtpd);
+		sg.smtpd = ipc_chan_new(role.loop, fd, "smtpd", client_msg, client_closed,
+		    (void *)"smtpd");
+	} else if (strcmp(peer, "queue") == 0) {
+		ipc_chan_free(&sg.queue);
+		sg.queue = ipc_chan_new(role.loop, fd, "queue", client_msg, client_closed,
+		    (void *)"queue");
+	} else {
 		panic("signer: IPC_PEER_RESET for unknown peer %s", peer);
-	ipc_chan_free(&sg.smtpd);
-	sg.smtpd = ipc_chan_new(role.loop, fd, "smtpd", smtpd_msg, smtpd_closed, NULL);
+	}
 }
 
 /* ---- control and life cycle ---- */
@@ -649,7 +660,10 @@ signer_main(void)
 		fatal("signer: cannot create %s: %m", sg.root);
 	sg.sign = mg_dkim_sign_new();
 	open_resolver();
-	sg.smtpd = ipc_chan_new(role.loop, ROLE_FD_PEER1, "smtpd", smtpd_msg, smtpd_closed, NULL);
+	sg.smtpd = ipc_chan_new(role.loop, ROLE_FD_PEER1, "smtpd", client_msg, client_closed,
+	    (void *)"smtpd");
+	sg.queue = ipc_chan_new(role.loop, ROLE_FD_PEER2, "queue", client_msg, client_closed,
+	    (void *)"queue");
 	load_domains();
 	ev_timer_init(&sg.tick, tick_cb, 0.0, SIGNER_TICK);
 	ev_timer_start(role.loop, &sg.tick);

@@ -68,6 +68,19 @@ filter_learner_commit(struct filter_learner *l, struct mg_kvdb *kv,
 }
 
 int
+filter_bayes_counts(struct mg_kvdb *kv, unsigned *spam_r, unsigned *ham_r)
+{
+	uint32_t s, h;
+	uint64_t serial;
+
+	if (bayes_store_meta(kv, &s, &h, &serial) < 0)
+		return -1;
+	*spam_r = s;
+	*ham_r = h;
+	return 0;
+}
+
+int
 filter_bayes_learn(struct mg_kvdb *kv, const char *msg, size_t len, int is_spam,
     const char **error_r)
 {

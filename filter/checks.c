@@ -467,7 +467,8 @@ check_job_run(struct workq_job *w, void *ctx)
 	buf_init(&ar, 16384);
 	(void)buf_printf(&ar, "Authentication-Results: %s", cfg->hostname);
 	d = config_domain_find(cfg, envelope_addr_domain(j->env.rcpts[0].addr));
-	disabled = d != NULL ? d->disable_layers : 0;
+	/* the global switch (global_disable_layers) and the domain's own list add up */
+	disabled = cfg->disable_layers | (d != NULL ? d->disable_layers : 0);
 	th.reject = d != NULL ? d->spam_reject : 15;
 	th.quarantine = d != NULL ? d->spam_quarantine : 6;
 	th.greylist = d != NULL ? d->greylist : 4;

@@ -43,6 +43,8 @@ int filter_learner_commit(struct filter_learner *l, struct mg_kvdb *kv,
 /* Learns one message into kv at once (operator actions). Returns 0 or -1 with *error_r. */
 int filter_bayes_learn(struct mg_kvdb *kv, const char *msg, size_t len, int is_spam,
     const char **error_r);
+/* The messages learned so far by the store in kv (spam, ham). Returns 0 or -1. Blocking. */
+int filter_bayes_counts(struct mg_kvdb *kv, unsigned *spam_r, unsigned *ham_r);
 
 /* ---- Neural: the whole labelled set in memory, SGD epochs in a fixed shuffled order ---- */
 struct filter_neural_trainer;

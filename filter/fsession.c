@@ -256,7 +256,10 @@ handle_mail(struct ipc_msg *msg)
 	s->spf_state = 0;
 	if (s->waiting != NULL)
 		check_job_free(&s->waiting);
-	if (!s->mynet && s->has_addr) {
+	/* SPF feeds the SPF layer and DMARC (RFC 7489 §4.2); with both off globally no recipient
+	 * needs it */
+	if (!s->mynet && s->has_addr && (~filter.gen->cfg->disable_layers &
+	    (MG_LAYER_SPF | MG_LAYER_DMARC)) != 0) {
 		j = spf_job_new(s, helo != NULL ? helo : "", sender != NULL ? sender : "",
 		    mg_dns_now_ms() + filter.gen->cfg->filter_timeout * 1000);
 		j->w.run = spf_job_run;

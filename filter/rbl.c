@@ -57,7 +57,8 @@ rbl_start(struct fsession *s, const struct mg_config *cfg)
 	char name[MG_DNS_NAME_MAX + 64];
 	long long deadline = mg_dns_now_ms() + cfg->filter_timeout * 1000;
 
-	if (s->mynet || !s->has_addr || cfg->n_rbl == 0)
+	/* off globally: off for every recipient, so the lookups would be wasted */
+	if (s->mynet || !s->has_addr || cfg->n_rbl == 0 || (cfg->disable_layers & MG_LAYER_RBL))
 		return;
 	s->rbl = xcalloc(cfg->n_rbl, sizeof(*s->rbl));
 	s->n_rbl = cfg->n_rbl;

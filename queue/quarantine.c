@@ -27,6 +27,7 @@
 #include "lib/str.h"
 #include "lib/xalloc.h"
 #include "queue/quarantine.h"
+#include "queue/quarantine_learn.h"
 #include "queue/queue_int.h"
 
 #define QUAR_SWEEP_EVERY 600.0		/* seconds between retention sweeps */
@@ -445,6 +446,7 @@ quarantine_shutdown(void)
 	const char *err;
 
 	ev_timer_stop(role.loop, &qs.sweep_w);
+	quarantine_learn_shutdown();
 	if (qs.ckpt_started) {
 		pthread_join(qs.ckpt, NULL);
 		qs.ckpt_started = 0;
@@ -461,6 +463,7 @@ int
 quarantine_release(struct qmsg *m, const char *by, const char **error_r)
 {
 	struct envelope *env = m->env, loaded;
+	long long released = (long long)time(NULL);
 	char *verdict;
 	char clean[SANITIZE_MAX + 4];
 
@@ -483,8 +486,11 @@ quarantine_release(struct qmsg *m, const char *by, const char **error_r)
 	 * it released; recovery reads whichever envelope the rename left. */
 	verdict = env->quarantine;
 	env->quarantine = NULL;
+	/* queue_lifetime counts from now for released mail, not from its arrival (issue G) */
+	env->released = released;
 	if (spool_write_env(q.spool, m->area, env, 1) < 0) {
 		env->quarantine = verdict;
+		env->released = 0;
 		if (env == &loaded)
 			envelope_clear(&loaded);
 		*error_r = "cannot rewrite the envelope";
@@ -497,9 +503,11 @@ quarantine_release(struct qmsg *m, const char *by, const char **error_r)
 	if (env == &loaded)
 		envelope_clear(&loaded);
 	m->env_unsaved = 0;
+	m->arrival = released;
 	quarantine_forget(m);
 	m->quarantined = 0;
 	m->next_attempt = 0;
+	(void)quarantine_learn(m, 0, by);	/* release = ham (logged either way) */
 	sched_push(m);
 	return 0;
 }
@@ -511,4 +519,19 @@ quarantine_delete(struct qmsg *m, const char *by)
 
 	log_info("%s deleted from quarantine deleted-by=%s", m->qid, sanitize(clean, by, strlen(by)));
 	queue_forget(m);
+}
+
+/* ---- other queue-role state in the index's environment ---- */
+
+struct mg_kvdb_table *
+quarantine_db_table(const char *name)
+{
+	struct mg_kvdb_table *t;
+	const char *err;
+
+	if (qs.kv == NULL)
+		return NULL;
+	if ((t = mg_kvdb_table(qs.kv, name, &err)) == NULL)
+		log_err("quarantine: table %s in the index environment: %s", name, err);
+	return t;
 }

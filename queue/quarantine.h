@@ -100,4 +100,11 @@ int quar_format_json(const struct quar_rec *r, struct buf *out);
 /* Order of the index: arrival, then qid. */
 int quar_rec_cmp(const struct quar_rec *a, const struct quar_rec *b);
 
+/* Added (queue/quarantine.c, queue role, main thread; not pure): the table called name in the
+ * quarantine index's Berkeley DB environment (state_dir/queue-db), for other queue-role caches
+ * such as the digests' per-recipient state (queue/digest.c). Valid until quarantine_shutdown;
+ * NULL when the environment is unusable (the index then lives in memory only). */
+struct mg_kvdb_table;
+struct mg_kvdb_table *quarantine_db_table(const char *name);
+
 #endif

@@ -3,7 +3,9 @@
  *   show QID [--json]            envelope, verdict, decoded headers, text preview (64 KiB cap)
  *   release QID[,QID...]... [by=NAME]   back to delivery (logged with released-by)
  *   delete QID[,QID...]... [by=NAME]
+ *   confirm-spam QID[,QID...]... [by=NAME]   learned as spam, then deleted (quarantine_learn.c)
  *   clock SECONDS|real           test_mode only: the retention sweep's "now", then a sweep
+ *   digest-now                   a digest run now (queue/digest.c), synchronously
  * Queue role, main thread. Words come from the operator or the admin role through the
  * supervisor: queue ids are checked (16 lower-case hex) before any lookup, values bounded and
  * percent-decoded (quarantine_query.c); message text is shown only after MIME decoding and
@@ -19,7 +21,9 @@
 #include "lib/log.h"
 #include "lib/strnum.h"
 #include "lib/xalloc.h"
+#include "queue/digest.h"
 #include "queue/quarantine.h"
+#include "queue/quarantine_learn.h"
 #include "queue/queue_int.h"
 
 #define QUAR_SHOW_MAX (64 * 1024)		/* show output, headers and preview included */
@@ -240,18 +244,22 @@ cmd_show(int argc, char **argv, struct buf *out)
 	return 0;
 }
 
-/* release / delete: queue ids as words or comma lists, and by=NAME (who, for the log). */
+enum quar_act { ACT_DELETE = 0, ACT_RELEASE = 1, ACT_CONFIRM_SPAM = 2 };
+static const char *const act_names[] = { "delete", "release", "confirm-spam" };
+
+/* release / delete / confirm-spam: queue ids as words or comma lists, and by=NAME (who, for
+ * the log). */
 static int
-cmd_act(int argc, char **argv, struct buf *out, int release)
+cmd_act(int argc, char **argv, struct buf *out, enum quar_act act)
 {
-	char by[65] = "operator", ids[QUAR_ARG_MAX * 16 + 1];
+	char by[401] = "operator", ids[QUAR_ARG_MAX * 16 + 1];
 	char *list[QUAR_IDS_MAX];
 	int n = 0, status = 0;
 
 	for (int i = 0; i < argc; i++) {
 		if (strncmp(argv[i], "by=", 3) == 0) {
 			if (quar_arg_decode(argv[i] + 3, by, sizeof(by)) < 0 || by[0] == '\0') {
-				buf_printf(out, "error: by= takes a name of 1 to 64 octets\n");
+				buf_printf(out, "error: by= takes a name of 1 to 400 octets\n");
 				return 2;
 			}
 			continue;
@@ -274,7 +282,7 @@ cmd_act(int argc, char **argv, struct buf *out, int release)
 	}
 	if (n == 0) {
 		buf_printf(out, "error: usage: queue quarantine %s QID[,QID...]... [by=NAME]\n",
-		    release ? "release" : "delete");
+		    act_names[act]);
 		return 2;
 	}
 	for (int k = 0; k < n; k++) {
@@ -283,7 +291,11 @@ cmd_act(int argc, char **argv, struct buf *out, int release)
 
 		if (m == NULL) {
 			status = 1;
-		} else if (!release) {
+		} else if (act == ACT_CONFIRM_SPAM) {
+			buf_printf(out, "%s confirmed spam: deleted%s\n", list[k],
+			    quarantine_confirm_spam(m, by) == 0 ? ", queued to be learned as spam" :
+			    "; not learned (see the log)");
+		} else if (act == ACT_DELETE) {
 			quarantine_delete(m, by);
 			buf_printf(out, "%s deleted\n", list[k]);
 		} else if (quarantine_release(m, by, &err) < 0) {
@@ -327,13 +339,18 @@ quarantine_ctl(int argc, char **argv, struct buf *out)
 	if (argc >= 1 && strcmp(argv[0], "show") == 0)
 		return cmd_show(argc - 1, argv + 1, out);
 	if (argc >= 1 && strcmp(argv[0], "release") == 0)
-		return cmd_act(argc - 1, argv + 1, out, 1);
+		return cmd_act(argc - 1, argv + 1, out, ACT_RELEASE);
 	if (argc >= 1 && strcmp(argv[0], "delete") == 0)
-		return cmd_act(argc - 1, argv + 1, out, 0);
+		return cmd_act(argc - 1, argv + 1, out, ACT_DELETE);
+	if (argc >= 1 && strcmp(argv[0], "confirm-spam") == 0)
+		return cmd_act(argc - 1, argv + 1, out, ACT_CONFIRM_SPAM);
 	if (argc >= 1 && strcmp(argv[0], "clock") == 0)
 		return cmd_clock(argc - 1, argv + 1, out);
+	if (argc >= 1 && strcmp(argv[0], "digest-now") == 0)
+		return digest_ctl_now(argc - 1, argv + 1, out);	/* digest.c */
 	buf_printf(out, "error: usage: queue quarantine list [domain=D rcpt=ADDR from=TEXT "
 	    "subject=TEXT min=S max=S since=T until=T limit=N offset=N] [--json] | show QID [--json] "
-	    "| release QID... [by=NAME] | delete QID... [by=NAME]\n");
+	    "| release QID... [by=NAME] | delete QID... [by=NAME] | confirm-spam QID... [by=NAME] "
+	    "| digest-now\n");
 	return 2;
 }

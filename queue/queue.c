@@ -22,6 +22,7 @@
 #include "lib/log.h"
 #include "lib/str.h"
 #include "lib/xalloc.h"
+#include "queue/digest.h"
 #include "queue/queue_int.h"
 
 #define SEGMENT_MAX_BYTES (64ULL * 1024 * 1024)
@@ -588,10 +589,37 @@ delivery_closed(struct ipc_chan *chan, void *arg)
 	delivery_gone();
 }
 
-/* IPC_PEER_RESET: the supervisor restarted smtpd or delivery; fd is the new channel. */
+/* The signer answers signing requests for the queue's own messages (queue/inject_sign.c). */
+static void
+signer_msg(struct ipc_chan *chan, struct ipc_msg *m, void *arg)
+{
+	(void)chan;
+	(void)arg;
+	if (m->type != IPC_SIGN_RESULT)
+		panic("queue: unexpected message type %u from the signer", m->type);
+	queue_sign_result(m);
+}
+
+static void
+signer_closed(struct ipc_chan *chan, void *arg)
+{
+	(void)arg;
+	ipc_chan_free(&chan);
+	q.signer = NULL;
+	queue_sign_lost();
+}
+
+/* IPC_PEER_RESET: the supervisor restarted smtpd, delivery or the signer; fd is the new
+ * channel. */
 static void
 queue_peer_reset(const char *peer, int fd)
 {
+	if (strcmp(peer, "signer") == 0) {
+		ipc_chan_free(&q.signer);
+		queue_sign_lost();
+		q.signer = ipc_chan_new(role.loop, fd, "signer", signer_msg, signer_closed, NULL);
+		return;
+	}
 	if (strcmp(peer, "smtpd") == 0) {
 		if (q.smtpd != NULL)
 			smtpd_gone();
@@ -712,8 +740,24 @@ recover_commit(const struct journal_rec *r, void *arg)
 	(void)arg;
 	if (qidset_has(&rec.done, r->qid) || qidset_has(&rec.restored, r->qid))
 		return;
-	if (spool_exists(q.spool, SPOOL_QUEUE, r->qid, "env"))
-		return;	/* already made durable on its own */
+	if (spool_exists(q.spool, SPOOL_QUEUE, r->qid, "env")) {
+		/* Moved to queue/ by a segment retirement whose spool sync may not have completed
+		 * (the segment is still here): the record is the truth for the body; the envelope
+		 * file is kept when it parses (it has the delivery progress). Both go back to
+		 * incoming/ and are moved and synced again with the other survivors. */
+		envelope_init(&env);
+		if (spool_read_env(q.spool, SPOOL_QUEUE, r->qid, &env, &err) == 0 &&
+		    spool_write_env(q.spool, SPOOL_INCOMING, &env, 0) < 0) {
+			log_crit("recovery: cannot write the envelope of %s: %m; it stays in the "
+			    "journal, which is kept", r->qid);
+			envelope_clear(&env);
+			rec.incomplete = 1;
+			return;
+		}
+		envelope_clear(&env);
+		spool_unlink(q.spool, SPOOL_QUEUE, r->qid, "env");
+		spool_unlink(q.spool, SPOOL_QUEUE, r->qid, "msg");
+	}
 	if (spool_restore_msg(q.spool, r->qid, r->seg_fd, r->body_off, r->body_len) < 0) {
 		log_crit("recovery: cannot restore %s: %m; it stays in journal segment %016llx, "
 		    "which is kept: free space on the spool and restart", r->qid,
@@ -791,7 +835,7 @@ recover_queue_file(const char *qid, const char *suffix, void *arg)
 	}
 	m = queue_add(qid, SPOOL_QUEUE, 0);
 	m->has_msg_file = 1;
-	m->arrival = env.arrival;
+	m->arrival = envelope_lifetime_start(&env);	/* the release time of released mail */
 	m->next_attempt = env.next_attempt;
 	m->held = spool_is_held(q.spool, qid);
 	m->quarantined = env.quarantine != NULL;
@@ -817,18 +861,23 @@ queue_recover(void)
 	if (journal_recover(jdir, recover_commit, recover_ignore_done, NULL, &segs, &n_segs) < 0)
 		fatal("recovery: cannot read the journal in %s", jdir);
 	spool_scan(q.spool, SPOOL_INCOMING, recover_incoming_file, &n_incoming);
-	/* Survivors from old segments become individually durable, then the segments go. */
+	/* Survivors from old segments move to queue/ and become durable together (one syncfs),
+	 * then the segments go; a crash before the sync replays the same segments again. */
 	for (size_t i = 0; i < rec.restored.cap; i++) {
 		const char *qid = rec.restored.ids[i];
 
 		if (qid[0] == '\0')
 			continue;
-		if (spool_make_durable(q.spool, qid) < 0) {
-			log_crit("recovery: cannot make %s durable: %m; its journal segment is kept", qid);
+		if (spool_move_to_queue(q.spool, qid) < 0) {
+			log_crit("recovery: cannot move %s to queue/: %m; its journal segment is kept", qid);
 			rec.incomplete = 1;
 			continue;
 		}
 		n_restored++;
+	}
+	if (n_restored > 0 && spool_sync_all(q.spool) < 0) {
+		log_crit("recovery: cannot sync the spool: %m; the journal segments are kept");
+		rec.incomplete = 1;
 	}
 	spool_scan(q.spool, SPOOL_QUEUE, recover_queue_file, NULL);
 	if ((q.journal = journal_open(jdir, &err)) == NULL)
@@ -849,9 +898,10 @@ queue_recover(void)
 
 /* ---- segment retirement ---- */
 
-/* Moves a journal-backed message to queue/ with its own fsyncs (body, envelope, directory), so
- * its segment can go. A fast-path message (unnamed body, envelope in memory) is linked there
- * directly; a deferred one is renamed from incoming/. */
+/* Moves a journal-backed message to queue/ so its segment can go. A fast-path message (unnamed
+ * body, envelope in memory) is linked there directly with its own fsyncs; a deferred or
+ * quarantined one is renamed from incoming/ without fsync: the caller syncs the whole spool once
+ * (spool_sync_all) before it drops the segment. */
 static int
 make_durable(struct qmsg *m)
 {
@@ -870,7 +920,7 @@ make_durable(struct qmsg *m)
 		}
 		return 0;
 	}
-	if (spool_make_durable(q.spool, m->qid) < 0)
+	if (spool_move_to_queue(q.spool, m->qid) < 0)	/* durable at the segment's sync */
 		return -1;
 	m->area = SPOOL_QUEUE;
 	return 0;
@@ -890,7 +940,9 @@ retire_segments(void)
 		if (s->live > 0) {
 			if (now - s->rotated_at < SEGMENT_RETIRE_AFTER)
 				break;
-			/* make each survivor durable on its own, then drop the segment */
+			/* move the survivors to queue/, make them durable together (one
+			 * syncfs, below), then drop the segment */
+			q.sync_owed = 1;
 			for (size_t h = 0; h < q.hash_size; h++)
 				for (struct qmsg *m = q.hash[h]; m; m = m->hnext)
 					if (m->area == SPOOL_INCOMING && m->seg == s->seq && !m->receiving) {
@@ -903,6 +955,13 @@ retire_segments(void)
 						m->seg = 0;
 						s->live--;
 					}
+		}
+		if (q.sync_owed) {
+			if (spool_sync_all(q.spool) < 0) {
+				log_err("cannot sync the spool: %m; journal segment kept");
+				return;
+			}
+			q.sync_owed = 0;
 		}
 		if (journal_remove_segment(q.journal, s->seq) < 0) {
 			log_err("cannot remove journal segment: %m");
@@ -957,6 +1016,7 @@ queue_reload(struct mg_config *old)
 {
 	rate_sched_reload(old);
 	tlsrpt_reload();
+	digest_reload();
 	sched_kick();
 }
 
@@ -966,7 +1026,9 @@ queue_shutdown(void)
 	q.shutting_down = 1;
 	rate_sched_shutdown();
 	tlsrpt_shutdown();
+	digest_shutdown();	/* before the database it uses closes */
 	quarantine_shutdown();
+	queue_sign_lost();	/* commit what waits for a signature, unsigned */
 	if (batch.n > 0)
 		commit_batch(role.loop, &commit_w, 0);
 	(void)journal_sync(q.journal);
@@ -997,7 +1059,9 @@ queue_main(void)
 	quarantine_init();	/* reconciles its index with what recovery found */
 	ev_prepare_init(&commit_w, commit_batch);
 	ev_timer_init(&commit_timer_w, commit_timer, 0.0, 0.0);
+	q.signer = ipc_chan_new(role.loop, ROLE_FD_PEER3, "signer", signer_msg, signer_closed, NULL);
 	tlsrpt_init();	/* may queue the reports of a period that ended while we were down */
+	digest_init();	/* quarantine digests (issue G): keys, schedule */
 	ev_timer_init(&tick_w, tick, 1.0, 1.0);
 	ev_timer_start(role.loop, &tick_w);
 	q.smtpd = ipc_chan_new(role.loop, ROLE_FD_PEER1, "smtpd", smtpd_msg, smtpd_closed, NULL);

@@ -21,7 +21,8 @@ struct qmsg {
 	int jobs;		/* delivery jobs outstanding */
 	int deleted;		/* operator delete while jobs were out */
 	long long next_attempt;
-	long long arrival;
+	long long arrival;	/* envelope_lifetime_start(): arrival, or the release from
+				 * quarantine (queue_lifetime counts from it) */
 	size_t heap_idx;	/* SIZE_MAX when not scheduled */
 	struct envelope *env;	/* loaded while jobs are out, and while env_unsaved */
 	int env_unsaved;	/* the envelope file could not be written: env is the only copy */
@@ -44,7 +45,7 @@ struct qseg {
 struct queue_state {
 	struct spool *spool;
 	struct journal *journal;
-	struct ipc_chan *smtpd, *delivery;
+	struct ipc_chan *smtpd, *delivery, *signer;
 	struct qmsg **hash;
 	size_t hash_size, n_msgs;
 	struct qmsg **heap;
@@ -53,9 +54,17 @@ struct queue_state {
 	size_t n_segs, cap_segs;
 	size_t active;		/* messages with jobs out */
 	int shutting_down;
+	int sync_owed;		/* messages moved to queue/ await spool_sync_all (retire_segments) */
 };
 
 extern struct queue_state q;
+
+/* inject_sign.c: DKIM signing of queue-made messages (TLS reports, digests) */
+void queue_commit_signed(struct qmsg *m, struct envelope *env);	/* or unsigned, see there */
+/* The same, signing for sign_as's domain (null-sender messages: digests sign as their From). */
+void queue_commit_signed_as(struct qmsg *m, struct envelope *env, const char *sign_as);
+void queue_sign_result(struct ipc_msg *msg);
+void queue_sign_lost(void);
 
 /* queue.c */
 struct qmsg *queue_find(const char *qid);

@@ -375,7 +375,7 @@ send_dsn(struct qmsg *m, enum bounce_kind kind, const struct envelope *env)
 	memset(&bp, 0, sizeof(bp));
 	bp.reporting_mta = role.cfg->hostname;
 	bp.now = now;
-	bp.retry_until = env->arrival + role.cfg->queue_lifetime;
+	bp.retry_until = envelope_lifetime_start(env) + role.cfg->queue_lifetime;
 	bp.return_limit = RETURN_LIMIT;
 	if (bounce_build_params(env, body_fd, kind, &bp, &dsn, &n) < 0 || n == 0) {
 		if (body_fd >= 0)
@@ -413,7 +413,9 @@ finish_attempt(struct qmsg *m)
 		return;
 	}
 	pending = envelope_pending(env);
-	if (pending > 0 && now - env->arrival >= role.cfg->queue_lifetime) {
+	/* released mail counts from its release, so a long stay in quarantine is not held
+	 * against it (issue G) */
+	if (pending > 0 && now - envelope_lifetime_start(env) >= role.cfg->queue_lifetime) {
 		for (size_t i = 0; i < env->n_rcpts; i++) {
 			struct envelope_rcpt *r = &env->rcpts[i];
 			char diag[600];
@@ -449,7 +451,8 @@ finish_attempt(struct qmsg *m)
 		queue_forget(m);
 		return;
 	}
-	if (role.cfg->delay_warning > 0 && now - env->arrival >= role.cfg->delay_warning &&
+	if (role.cfg->delay_warning > 0 &&
+	    now - envelope_lifetime_start(env) >= role.cfg->delay_warning &&
 	    !env->is_bounce && env->sender[0] != '\0') {
 		int owed = 0;
 

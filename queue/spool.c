@@ -353,34 +353,27 @@ spool_remove(struct spool *sp, enum spool_area area, const char *qid)
 	(void)spool_set_hold(sp, qid, 0);
 }
 
-static int
-fsync_at(int dfd, const char *name)
-{
-	int fd = openat(dfd, name, O_RDONLY | O_CLOEXEC), r;
-
-	if (fd < 0)
-		return -1;
-	r = fsync(fd);
-	close(fd);
-	return r;
-}
-
 int
-spool_make_durable(struct spool *sp, const char *qid)
+spool_move_to_queue(struct spool *sp, const char *qid)
 {
 	char m[QUEUE_ID_LEN + 8], e[QUEUE_ID_LEN + 8];
 	int in = sp->area_fd[SPOOL_INCOMING], q = sp->area_fd[SPOOL_QUEUE];
 
 	snprintf(m, sizeof(m), "%s.msg", qid);
 	snprintf(e, sizeof(e), "%s.env", qid);
-	if (fsync_at(in, m) < 0 || fsync_at(in, e) < 0)
+	if (renameat(in, m, q, m) < 0)
 		return -1;
-	/* body first: an envelope in queue/ always has its body there */
-	if (renameat(in, m, q, m) < 0 || fsync(q) < 0)
+	return renameat(in, e, q, e);
+}
+
+int
+spool_sync_all(struct spool *sp)
+{
+	if (syncfs(sp->area_fd[SPOOL_QUEUE]) < 0)
 		return -1;
-	if (renameat(in, e, q, e) < 0 || fsync(q) < 0)
+	if (fsync(sp->area_fd[SPOOL_QUEUE]) < 0)
 		return -1;
-	return fsync(in);
+	return fsync(sp->area_fd[SPOOL_INCOMING]);
 }
 
 int

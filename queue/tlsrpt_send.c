@@ -118,7 +118,7 @@ send_one(const char *addr, void *arg)
 	log_info("%s tlsrpt report domain=%s period=%lld+%lld to=<%s> size=%zu", m->qid,
 	    c->d->domain, tr.agg.start, tr.agg.interval, addr, msg.len);
 	buf_free(&msg);
-	queue_commit_local(m, env);
+	queue_commit_signed(m, env);	/* DKIM-signed when tlsrpt_from's domain signs */
 	c->sent++;
 }
 

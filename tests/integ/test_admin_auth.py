@@ -384,3 +384,83 @@ def test_mailguardctl_admin():
     assert r.returncode == 1 and "group or others" in r.stderr, f"mode check: {r.stderr}"
     assert Client(mg).login()[0] == 401, "login with a world-readable users file"
     mg.wait_log(r"admin-users: readable or writable by group or others")
+
+
+def parallel_logins(mg, n, password, first_source=10):
+    """n logins of alice, each from its own address (127.0.0.first_source + i), POSTed at the
+    same moment; returns [(status, seconds from the start)]."""
+    import threading
+    clients = [Client(mg, f"127.0.0.{first_source + i}") for i in range(n)]
+    pres = [c.login_form() for c in clients]
+    barrier = threading.Barrier(n + 1)
+    results = [None] * n
+
+    def one(i):
+        barrier.wait()
+        t = time.monotonic()
+        st, _, _ = clients[i].request("POST", "/login",
+            {"pre": pres[i], "user": ADMIN, "password": password, "next": "/"})
+        results[i] = (st, time.monotonic() - t)
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    return barrier, threads, results
+
+
+def test_logins_verified_off_the_loop():
+    """argon2 runs on worker threads: while 10 logins are verified (~90 ms each), other requests
+    (a stylesheet over a kept-alive connection) are still answered in milliseconds."""
+    mg = start({"admin_login_fail_limit": 50})
+    conn = http.client.HTTPSConnection("127.0.0.1", mg.admin_port, timeout=30,
+        context=Client(mg).ctx)
+
+    def css():
+        t = time.monotonic()
+        conn.request("GET", "/static/mg.css", headers={"Host": f"127.0.0.1:{mg.admin_port}"})
+        r = conn.getresponse()
+        r.read()
+        assert r.status == 200, f"mg.css: {r.status}"
+        return t, time.monotonic() - t
+
+    css()       # TLS handshake done before the logins start
+    barrier, threads, results = parallel_logins(mg, 10, PASSWORD)
+    barrier.wait()
+    t0 = time.monotonic()
+    during = []
+    while any(t.is_alive() for t in threads) and time.monotonic() - t0 < 60:
+        during.append(css())
+    for t in threads:
+        t.join(60)
+    total = max(r[1] for r in results)
+    lat = sorted(d for start_, d in during if start_ - t0 < total)
+    assert [r[0] for r in results] == [303] * 10, f"logins: {results}"
+    assert len(lat) >= 3, f"only {len(lat)} requests served during {total:.2f} s of logins"
+    med, p90 = lat[len(lat) // 2], lat[len(lat) * 9 // 10]
+    print(f"10 logins took {total * 1000:.0f} ms; {len(lat)} stylesheet requests meanwhile, "
+        f"latency median {med * 1000:.1f} ms, 90th percentile {p90 * 1000:.1f} ms, "
+        f"max {lat[-1] * 1000:.1f} ms")
+    # inline verification would hold each request behind every login queued before it
+    assert p90 < total / 3, f"90th percentile {p90:.3f} s vs {total:.3f} s of logins"
+    assert med < 0.1, f"median latency {med:.3f} s"
+    conn.close()
+
+
+def test_parallel_guesses_get_no_more_checks():
+    """Wrong passwords for one user sent in parallel from many addresses: failures counted plus
+    checks in flight never pass admin_login_fail_limit, so no more guesses are verified than
+    sequential ones would be; then the user is locked."""
+    mg = start({"admin_login_fail_limit": 3, "admin_login_lockout": "30s"})
+    barrier, threads, results = parallel_logins(mg, 8, "a wrong password", first_source=30)
+    barrier.wait()
+    for t in threads:
+        t.join(60)
+    codes = sorted(r[0] for r in results)
+    print(f"8 parallel wrong logins: {codes}")
+    assert codes.count(401) <= 3, f"more than 3 guesses verified: {codes}"
+    assert set(codes) <= {401, 429, 503}, codes
+    assert mg.log_text().count("admin: login failed: user=alice") <= 3
+    for i in range(3 - codes.count(401)):   # the rest, one by one, up to the limit
+        assert Client(mg, "127.0.0.60").login(password="wrong again")[0] == 401
+    st, _, _ = Client(mg, "127.0.0.61").login()
+    assert st == 429, f"alice not locked after 3 failures: {st}"

@@ -255,7 +255,7 @@ def test_layers_branding_edit():
     con = Console(mg).login()
     st, _, page = con.get("/layers")
     assert st == 200 and "old.example 1.5" in page and "bayes" in page, page[-2000:]
-    assert "no global on/off switch" in page
+    assert "global_disable_layers" in page
     st, _, page = con.post("/layers", {"rbl": "old.example 1.5\nzen.example 3.5 127.0.0.2",
         "greylist_delay": "7m"})
     assert st == 303, (st, page[-1500:])

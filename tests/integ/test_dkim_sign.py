@@ -35,7 +35,8 @@ T0 = 1798761600            # 2027-01-01T00:00:00Z: the first key's start under t
 YEAR = 365 * DAY
 
 BASE_ZONES = {
-    "remote.test": [("@", "MX", "10 mx.remote.test."), ("mx", "A", "127.0.0.1")],
+    "remote.test": [("@", "MX", "10 mx.remote.test."), ("mx", "A", "127.0.0.1"),
+                    ("_smtp._tls", "TXT", "v=TLSRPTv1; rua=mailto:tls-reports@remote.test")],
     "example.test": [("@", "TXT", "v=spf1 -all")],
 }
 
@@ -222,6 +223,21 @@ def test_header_rewrite_happens_before_signing():
     data = rig.deliver()
     assert b"Subject: rewritten subject" in data and b"X-Rewritten: yes" in data
     assert_verified(rig, data, sels)        # Subject is signed: the rewritten one
+
+
+def test_queue_made_tls_report_is_signed():
+    """The TLS-RPT report the queue composes itself (RFC 8460 §5.3) goes through the signer
+    too when tlsrpt_from belongs to a signing domain: both verifiers pass its signature."""
+    rig = Rig(config={"tlsrpt_interval": "4s", "tlsrpt_from": "tlsrpt@example.test"})
+    sels = keygen_and_publish(rig)
+    rig.deliver()
+    reports = [m for m in rig.remote.wait_count(2, timeout=60)
+               if "tls-reports@remote.test" in m.rcpt_tos]
+    assert reports, [m.rcpt_tos for m in rig.remote.messages]
+    data = reports[0].data
+    assert b"application/tlsrpt+gzip" in data and b"From: <tlsrpt@example.test>" in data, data[:600]
+    assert_verified(rig, data, sels)
+    rig.mg.assert_log(r"dkim: signed \(queue-made message\)")
 
 
 def test_authenticated_submission_is_signed():

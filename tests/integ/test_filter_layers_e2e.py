@@ -8,6 +8,9 @@ X-MailGuard-Symbols nor in Authentication-Results.
 * rbl: the RBL query runs at connect, before recipients are known; its result must not count.
 * spf, dkim (ARC rides with it), dmarc: no symbol and no A-R method for the layer.
 * greylist: with a threshold every message reaches, the control gets 451 4.7.1 and off.test 250.
+* global_disable_layers (the global switch): a layer off globally is off for every domain, a
+  domain's own disable_layers adds to it; unsetting the switch (config unset + reload) brings the
+  layer back, so the first half cannot pass by accident.
 """
 
 import base64
@@ -32,7 +35,7 @@ def rsa_key(work):
     return path.read_bytes(), base64.b64encode(der).decode()
 
 
-def start(layer, thresholds=None):
+def start(layer, thresholds=None, global_off=None):
     work = mgtest.tmpdir("layers")
     priv, pub = rsa_key(work)
     rig = DnsRig({
@@ -58,6 +61,8 @@ def start(layer, thresholds=None):
         "rbl": "rbl.test 3.5",
         "greylist_delay": "0s",
     }
+    if global_off:
+        cfg["global_disable_layers"] = global_off
     mg = MailGuard(config=cfg, domains=doms).start()
     return mg, sink, priv, rig
 
@@ -74,7 +79,7 @@ def send(mg, sink, priv, domain, n):
     _, final = transaction(mg, LISTED_IP, rcpts=(f"user@{domain}",), body=signed(priv, domain))
     assert final.code == 250, f"{domain}: got {final.code} {text(final)}, want 250"
     msgs = sink.wait_count(n, timeout=30)
-    m = [m for m in msgs if m.rcpt_tos == [f"user@{domain}"]][0]
+    m = [m for m in msgs if m.rcpt_tos == [f"user@{domain}"]][-1]
     return str(m.header("X-MailGuard-Symbols")), str(m.header("Authentication-Results"))
 
 
@@ -122,3 +127,32 @@ def test_disable_greylist():
     [m] = sink.wait_count(1, timeout=30)
     assert m.rcpt_tos == ["user@off.test"], f"got {m.rcpt_tos}"
     mg.wait_log(r"filter action=greylist .*greylist=new")
+
+
+def check_symbols(domain, sym, ar, off, on):
+    for layer in off:
+        assert PREFIX[layer] not in sym, f"{domain}: {layer} is off but scored: {sym!r}"
+        if layer in AR_METHOD:
+            assert AR_METHOD[layer] not in ar, f"{domain}: {layer} is off but in A-R: {ar!r}"
+    for layer in on:
+        assert PREFIX[layer] in sym, f"{domain}: {layer} is on but missing: {sym!r}"
+
+
+def test_global_switch():
+    # global rbl + spf off; off.test adds dkim of its own; on.test only has the global ones
+    mg, sink, priv, _ = start("dkim", global_off="rbl spf")
+    sym, ar = send(mg, sink, priv, "on.test", 1)
+    print(f"global rbl spf, on.test:  {sym}\n  {ar}")
+    check_symbols("on.test", sym, ar, off=("rbl", "spf"), on=("dkim", "dmarc"))
+    sym, ar = send(mg, sink, priv, "off.test", 2)
+    print(f"global rbl spf, off.test: {sym}\n  {ar}")
+    check_symbols("off.test", sym, ar, off=("rbl", "spf", "dkim"), on=("dmarc",))
+    mark = mg.log_mark()
+    mg.ctl("config", "unset", "mailguard.conf", "global_disable_layers")
+    mg.wait_log(r"mailguard/filter\[\d+\]: info: configuration reloaded", since=mark)
+    sym, ar = send(mg, sink, priv, "on.test", 3)
+    print(f"no global switch, on.test:  {sym}\n  {ar}")
+    check_symbols("on.test", sym, ar, off=(), on=("rbl", "spf", "dkim", "dmarc"))
+    sym, ar = send(mg, sink, priv, "off.test", 4)
+    print(f"no global switch, off.test: {sym}\n  {ar}")
+    check_symbols("off.test", sym, ar, off=("dkim",), on=("rbl", "spf", "dmarc"))

@@ -221,14 +221,19 @@ test_limits(void)
 	CHECK_INT(session_limits_fail(&l, "u:a", 100, limit, lockout), 0);
 	CHECK_INT(session_limits_fail(&l, "u:a", 101, limit, lockout), 0);
 	CHECK(session_limits_locked(&l, "u:a", 102) == 0, "locked after 2 of 3");
+	CHECK_INT(session_limits_count(&l, "u:a", 102, lockout), 2);
+	CHECK_INT(session_limits_count(&l, "u:nobody", 102, lockout), 0);
+	CHECK_INT(session_limits_count(&l, "u:a", 160, lockout), 0);	/* window passed */
 	/* the third within the window locks for `lockout` from then */
 	CHECK_INT(session_limits_fail(&l, "u:a", 102, limit, lockout), 1);
 	CHECK(session_limits_locked(&l, "u:a", 103) > 58.9, "not locked after 3 of 3: %g",
 	    session_limits_locked(&l, "u:a", 103));
+	CHECK_INT(session_limits_count(&l, "u:a", 103, lockout), 3);	/* locked: counted */
 	/* more failures while locked do not extend the lockout */
 	CHECK_INT(session_limits_fail(&l, "u:a", 150, limit, lockout), 0);
 	CHECK(session_limits_locked(&l, "u:a", 161.9) > 0, "lock ended early");
 	CHECK(session_limits_locked(&l, "u:a", 162) == 0, "lock did not end at 162");
+	CHECK_INT(session_limits_count(&l, "u:a", 162, lockout), 0);	/* lockout over: afresh */
 	/* after the lockout a fresh window: one failure does not lock again */
 	CHECK_INT(session_limits_fail(&l, "u:a", 170, limit, lockout), 0);
 	CHECK(session_limits_locked(&l, "u:a", 170) == 0, "locked again after one failure");

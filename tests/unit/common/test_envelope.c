@@ -31,6 +31,7 @@ env_diff(const struct envelope *a, const struct envelope *b)
 	if (!str_eq(a->client_name, b->client_name)) return "client_name";
 	if (strcmp(a->session_id, b->session_id) != 0) return "session_id";
 	if (a->arrival != b->arrival) return "arrival";
+	if (a->released != b->released) return "released";
 	if (a->size != b->size) return "size";
 	if (a->body != b->body) return "body";
 	if (a->smtputf8 != b->smtputf8) return "smtputf8";
@@ -521,7 +522,11 @@ static const struct parse_case parse_cases[] = {
 	{ "empty input", "", NULL, NULL, "missing version line" },
 	{ "no version line", "qid 0123456789abcdef\nend\n", NULL, NULL, "missing version line" },
 	{ "version without newline", "version 1", NULL, NULL, "missing version line" },
-	{ "version 3", NULL, "version 1\n", "version 3\n", "unsupported envelope version" },
+	{ "version 4", NULL, "version 1\n", "version 4\n", "unsupported envelope version" },
+	{ "version 3 without released", NULL, "version 1\n", "version 3\n",
+	  "version 3 without released" },
+	{ "released key in version 1", NULL, "arrival 1700000000\n",
+	  "arrival 1700000000\nreleased 1700000100\n", "unknown key" },
 	{ "header key in version 1", NULL, "sender alice@example.com\n",
 	  "sender alice@example.com\nheader X-A:%20b\n", "unknown key" },
 	{ "quarantine key in version 1", NULL, "sender alice@example.com\n",
@@ -1061,6 +1066,115 @@ test_tlsrpt_flag(void)
 	buf_free(&a);
 }
 
+/* The release time (version 3): written as "released T" after arrival only when set, so an
+ * envelope never released keeps its version; 0, a version-3 text without it, a misplaced key
+ * and a version-2 text carrying it are refused; the lifetime counts from it. */
+static void
+test_released_field(void)
+{
+	static const struct {
+		const char *name, *to, *want;	/* to replaces "released 1700000500\n" */
+	} bad[] = {
+		{ "released 0", "released 0\n", "bad released (0)" },
+		{ "released word", "released soon\n", "bad number" },
+		{ "released bare", "released\n", "missing value" },
+		{ "released twice", "released 1700000500\nreleased 1700000500\n", "duplicate key" },
+		{ "released too late", "released 253402300800\n", "bad number" },
+		{ "version 3 without it", "", "version 3 without released" },
+	};
+	struct envelope env, back;
+	struct buf a;
+	const char *error = NULL;
+
+	fill_basic(&env);
+	buf_init(&a, ENVELOPE_FILE_MAX);
+	CHECK_INT((int)(envelope_lifetime_start(&env) == env.arrival), 1);
+	CHECK(envelope_write(&env, &a) == 0, "write");
+	CHECK(strstr(a.data, "released") == NULL, "not released: got\n%s", a.data);
+	buf_reset(&a);
+	env.released = 1700000500;
+	CHECK_INT((int)(envelope_lifetime_start(&env) == 1700000500), 1);
+	check_round_trip("released", &env);
+	CHECK(envelope_write(&env, &a) == 0, "write");
+	CHECK(strncmp(a.data, "version 3\n", 10) == 0, "released: got\n%s", a.data);
+	CHECK(strstr(a.data, "\narrival 1700000000\nreleased 1700000500\nsize ") != NULL,
+	    "got\n%s", a.data);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char text[4096];
+		const char *at = strstr(a.data, "released 1700000500\n"), *rest = at + 20;
+		int pre = (int)(at - a.data);
+
+		snprintf(text, sizeof(text), "%.*s%s%s", pre, a.data, bad[i].to, rest);
+		envelope_init(&back);
+		error = NULL;
+		CHECK(envelope_parse(slice_from_str(text), &back, &error) == -1, "%s: accepted",
+		    bad[i].name);
+		if (error != NULL)
+			CHECK(strcmp(error, bad[i].want) == 0, "%s: got %s, want %s", bad[i].name,
+			    error, bad[i].want);
+	}
+	{	/* a version-2 text (headers) with released is refused: version 3 is needed */
+		char text[4096];
+		const char *at = strstr(a.data, "\nsender ");
+
+		envelope_add_header(&env, "X-A: b");
+		buf_reset(&a);
+		CHECK(envelope_write(&env, &a) == 0, "write");
+		CHECK(strncmp(a.data, "version 3\n", 10) == 0, "released+header: got\n%s", a.data);
+		check_round_trip("released+header", &env);
+		at = strchr(a.data, '\n');
+		snprintf(text, sizeof(text), "version 2%s", at);
+		envelope_init(&back);
+		CHECK(envelope_parse(slice_from_str(text), &back, &error) == -1, "v2 with released");
+		CHECK(strcmp(error, "unknown key") == 0, "got %s", error);
+	}
+	{
+		struct envelope cp;
+
+		envelope_copy(&cp, &env);
+		CHECK(cp.released == 1700000500, "copy lost released");
+		envelope_clear(&cp);
+	}
+	envelope_clear(&env);
+	buf_free(&a);
+}
+
+/* A header field the writer would refuse (no colon, space in the name, empty name) is refused by
+ * the parser too, so every accepted envelope can be written back (found by fuzz_envelope). */
+static void
+test_parse_bad_header(void)
+{
+	static const struct {
+		const char *field, *want;
+	} tc[] = {
+		{ "X-Az%20b", "bad header" },
+		{ "X%20A:%20b", "bad header" },
+		{ ":%20b", "bad header" },
+		{ "X-A:%20b", NULL },
+	};
+
+	for (size_t i = 0; i < sizeof(tc) / sizeof(tc[0]); i++) {
+		char text[1024];
+		struct envelope env;
+		const char *error = NULL;
+		int r;
+
+		snprintf(text, sizeof(text), "version 2\nqid 0123456789abcdef\ndirection inbound\n"
+		    "arrival 1700000000\nsize 1234\nbody 7bit\nsmtputf8 0\nret unspec\nis_bounce 0\n"
+		    "attempts 0\nnext_attempt 0\nsender alice@example.com\nheader %s\n"
+		    "rcpt addr=bob@example.org notify=default state=pending delay_warned=0 "
+		    "done_time=0\nend\n", tc[i].field);
+		envelope_init(&env);
+		r = envelope_parse(slice_from_str(text), &env, &error);
+		if (tc[i].want == NULL)
+			CHECK(r == 0, "%s: refused: %s", tc[i].field, error ? error : "?");
+		else
+			CHECK(r == -1 && error != NULL && strcmp(error, tc[i].want) == 0,
+			    "%s: got %s, want %s", tc[i].field, r == 0 ? "accepted" : error, tc[i].want);
+		envelope_clear(&env);
+	}
+}
+
 static const struct unit_case cases[] = {
 	{ "init_clear", test_init_clear },
 	{ "add_rcpt", test_add_rcpt },
@@ -1087,6 +1201,8 @@ static const struct unit_case cases[] = {
 	{ "set_result", test_set_result },
 	{ "filter_fields", test_filter_fields },
 	{ "tlsrpt_flag", test_tlsrpt_flag },
+	{ "released_field", test_released_field },
+	{ "parse_bad_header", test_parse_bad_header },
 };
 
 UNIT_MAIN(cases)
