@@ -18,7 +18,7 @@ CFLAGS_W  = -Wall -Wextra -Wshadow -Wmissing-prototypes -Wformat=2 -Wno-format-n
 CFLAGS   ?= $(OPT) -g
 ALL_CFLAGS = -std=gnu11 -D_GNU_SOURCE -I. $(CFLAGS_W) $(CFLAGS) $(EXTRA_CFLAGS) \
 	$(shell pkg-config --cflags libxml-2.0 2>/dev/null)
-LDLIBS   = -lev -lhttp_parser -lldns -lspf2 -lopendkim -ldb -lpsl -lidn2 -lzip -lcurl -ljansson -largon2 -lssl -lcrypto -lz -lpthread -lm $(EXTRA_LDLIBS)
+LDLIBS   = $(shell pkg-config --libs libxml-2.0 2>/dev/null) -lev -lhttp_parser -lldns -lspf2 -lopendkim -ldb -lpsl -lidn2 -lzip -lcurl -ljansson -largon2 -lssl -lcrypto -lz -lpthread -lm $(EXTRA_LDLIBS)
 
 SUBDIRS  = lib common config smtpd queue delivery filter dkim dmarc admin
 MAINS    = common/main.c admin/mailguardctl.c

@@ -16,7 +16,7 @@
 /* Top-level keys, in the one order the writer uses and the parser requires. */
 enum env_key {
 	K_VERSION, K_QID, K_DIRECTION, K_SESSION_ID, K_ARRIVAL, K_RELEASED, K_SIZE, K_BODY, K_SMTPUTF8,
-	K_RET, K_ENVID, K_IS_BOUNCE, K_TLSRPT, K_ATTEMPTS, K_NEXT_ATTEMPT, K_CLIENT_ADDR,
+	K_RET, K_ENVID, K_IS_BOUNCE, K_TLSRPT, K_DMARCRPT, K_ATTEMPTS, K_NEXT_ATTEMPT, K_CLIENT_ADDR,
 	K_CLIENT_NAME, K_HELO, K_SENDER, K_QUARANTINE, K_HEADER, K_RCPT, K_END, K_COUNT
 };
 
@@ -24,7 +24,7 @@ static const struct slice env_keys[K_COUNT] = {
 	SLICE_LIT("version"), SLICE_LIT("qid"), SLICE_LIT("direction"), SLICE_LIT("session_id"),
 	SLICE_LIT("arrival"), SLICE_LIT("released"), SLICE_LIT("size"), SLICE_LIT("body"), SLICE_LIT("smtputf8"),
 	SLICE_LIT("ret"), SLICE_LIT("envid"), SLICE_LIT("is_bounce"), SLICE_LIT("tlsrpt"),
-	SLICE_LIT("attempts"),
+	SLICE_LIT("dmarcrpt"), SLICE_LIT("attempts"),
 	SLICE_LIT("next_attempt"), SLICE_LIT("client_addr"), SLICE_LIT("client_name"),
 	SLICE_LIT("helo"), SLICE_LIT("sender"), SLICE_LIT("quarantine"), SLICE_LIT("header"),
 	SLICE_LIT("rcpt"), SLICE_LIT("end"),
@@ -388,6 +388,8 @@ envelope_validate(const struct envelope *env, const char **error_r)
 		*error_r = "bad is_bounce";
 	else if (env->is_tlsrpt != 0 && env->is_tlsrpt != 1)
 		*error_r = "bad tlsrpt";
+	else if (env->is_dmarcrpt != 0 && env->is_dmarcrpt != 1)
+		*error_r = "bad dmarcrpt";
 	else if (env->attempts < 0)
 		*error_r = "bad attempts";
 	else if (!time_is_valid(env->next_attempt))
@@ -586,10 +588,13 @@ envelope_needs_v2(const struct envelope *env)
 	return env->quarantine != NULL || env->n_headers > 0 || env->is_tlsrpt;
 }
 
-/* The lowest version that can express env: 3 with `released`, 2 with a version-2 key, else 1. */
+/* The lowest version that can express env: 4 with `dmarcrpt`, 3 with `released`, 2 with a
+ * version-2 key, else 1. */
 static int
 envelope_min_version(const struct envelope *env)
 {
+	if (env->is_dmarcrpt)
+		return 4;
 	if (env->released != 0)
 		return 3;
 	return envelope_needs_v2(env) ? 2 : 1;
@@ -623,6 +628,8 @@ put_head(char *p, const struct envelope *env)
 	p = put_line_num(p, K_IS_BOUNCE, env->is_bounce);
 	if (env->is_tlsrpt)	/* written only when set: one text per envelope */
 		p = put_line_num(p, K_TLSRPT, 1);
+	if (env->is_dmarcrpt)	/* written only when set: one text per envelope */
+		p = put_line_num(p, K_DMARCRPT, 1);
 	p = put_line_num(p, K_ATTEMPTS, env->attempts);
 	p = put_line_num(p, K_NEXT_ATTEMPT, env->next_attempt);
 	p = put_line_str(p, K_CLIENT_ADDR, env->client_addr);
@@ -1036,6 +1043,14 @@ parse_key(struct envelope *env, enum env_key k, struct slice v, int has_value,
 		}
 		env->is_tlsrpt = 1;
 		return 0;
+	case K_DMARCRPT:
+		/* only "1": the writer leaves the key out when the flag is clear */
+		if (v.len != 1 || v.p[0] != '1') {
+			*error_r = "bad dmarcrpt (want 1)";
+			return -1;
+		}
+		env->is_dmarcrpt = 1;
+		return 0;
 	case K_ATTEMPTS:
 		if (dec_num(v, INT_MAX, &n, error_r) < 0)
 			return -1;
@@ -1163,7 +1178,7 @@ envelope_parse(struct slice text, struct envelope *env, const char **error_r)
 		}
 		if ((k = key_lookup(key, last + 1)) < 0 ||
 		    (version < 2 && (k == K_QUARANTINE || k == K_HEADER || k == K_TLSRPT)) ||
-		    (version < 3 && k == K_RELEASED)) {
+		    (version < 3 && k == K_RELEASED) || (version < 4 && k == K_DMARCRPT)) {
 			*error_r = "unknown key";
 			goto fail;
 		}
@@ -1182,7 +1197,8 @@ envelope_parse(struct slice text, struct envelope *env, const char **error_r)
 	}
 	if (version != envelope_min_version(env)) {
 		/* one text per envelope: the writer uses the lowest version that can express it */
-		*error_r = version == 3 ? "version 3 without released" :
+		*error_r = version == 4 ? "version 4 without dmarcrpt" :
+		    version == 3 ? "version 3 without released" :
 		    "version 2 without quarantine, header or tlsrpt";
 		goto fail;
 	}

@@ -8,9 +8,9 @@
 #include "common/limits.h"
 #include "lib/buf.h"
 
-#define ENVELOPE_VERSION 3	/* 3 added released, 2 quarantine, header and tlsrpt; 1 and 2
-				 * are still read and written (the lowest that can express
-				 * an envelope) */
+#define ENVELOPE_VERSION 4	/* 4 added dmarcrpt, 3 released, 2 quarantine, header and
+				 * tlsrpt; 1 to 3 are still read and written (the lowest
+				 * that can express an envelope) */
 #define QUEUE_ID_LEN 16 /* hex characters */
 
 enum envelope_direction { ENV_INBOUND = 0, ENV_OUTBOUND = 1 };
@@ -73,6 +73,9 @@ struct envelope {
 	int is_tlsrpt;		/* a TLS-RPT report made by the queue (RFC 8460 §5.3): delivered
 				 * without enforcing TLS policy, its sessions not reported
 				 * (envelope version 2, key "tlsrpt") */
+	int is_dmarcrpt;	/* a DMARC aggregate report made by the filter (queue/dmarc_out.c):
+				 * a permanent failure sends no DSN but is counted in
+				 * state_dir/dmarc-out/bounces (envelope version 4, key "dmarcrpt") */
 	/* Filter results (issue C): */
 	char *quarantine;	/* the verdict when the message is quarantined, else NULL */
 	char **headers;		/* fields delivery writes before the stored content ("Name: value",

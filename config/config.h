@@ -182,6 +182,18 @@ struct mg_config {
 	char *digest_from_default;	/* global fallback sender of digests; "" = postmaster@domain */
 	char *public_url;		/* base URL of the console's public endpoint in digest links */
 	long long digest_link_lifetime;	/* validity of one-click links */
+	/* [global] DMARC aggregate reports (issue I: dmarc/agg*.c, dmarc/report*.c) */
+	int dmarc_report;		/* send daily aggregate reports */
+	char *dmarc_report_from;	/* "" = postmaster@hostname */
+	char *dmarc_report_org;		/* "" = hostname */
+	char *dmarc_report_contact;	/* "" = dmarc_report_from */
+	char *dmarc_report_contact_info;
+	char *dmarc_report_exclude;	/* addresses / @domains, blank-separated */
+	int dmarc_report_bounce_limit;
+	long long dmarc_report_retention;
+	long long dmarc_report_delay;
+	int dmarc_rua_keep;		/* deliver incoming report mail to the back-end too */
+	long long dmarc_rua_retention;	/* parsed incoming reports kept this long */
 	/* [global] admin console (issue H: admin/) */
 	char **admin_listen;	/* HTTPS console listeners, like listen; empty = no console */
 	size_t n_admin_listen;

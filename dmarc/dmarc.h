@@ -289,4 +289,168 @@ int mg_dmarc_record_format(const struct mg_dmarc_result *res, const struct mg_dm
 int mg_dmarc_row_parse(const char *line, size_t len, struct mg_dmarc_row *row,
     const char **error_r);
 
+/* --- Aggregate reports we send (agg_build.c, agg_xml.c, agg_mail.c, agg_rua.c; issue I) --- */
+/* The daily job reads one UTC day's stored rows (mg_dmarc_row_parse), groups them per policy
+ * domain and published policy (one report each) and, inside a report, per RFC 7489 Appendix C
+ * <record> (source IP, policy_evaluated, identifiers, auth_results) with counts; then writes the
+ * XML, gzips it, picks the destinations (mailto: rua URIs, size limits, §7.1 external
+ * verification, exclusion list) and builds the report message the queue injects. No RUF.
+ * Pure apart from the DNS lookups the caller supplies; no globals, no logging; any thread. */
+
+#define MG_DMARC_AGG_REPORTS_MAX 10000		/* reports (policy domain x policy) per day */
+#define MG_DMARC_AGG_RECORDS_MAX 200000		/* distinct <record>s per day, all reports */
+#define MG_DMARC_AGG_KEY_BYTES_MAX (64u << 20)	/* memory for record keys per day */
+#define MG_DMARC_AGG_XML_MAX (64u << 20)	/* one report's XML */
+#define MG_DMARC_AGG_MSG_MAX (96u << 20)	/* one report message (base64 of the gzip) */
+#define MG_DMARC_AGG_ID_MAX 320			/* report_id octets, without the NUL */
+#define MG_DMARC_AGG_COUNT_MAX 1000000000000ULL	/* counts saturate here */
+#define MG_DMARC_IP_MAX 39			/* full-form IPv6 text, without the NUL */
+
+/* One <record>: the row's record fields (mg_dmarc_row_format form with t=0, n=1, the source IP
+ * in report form and policy_published left empty: it is the grouping key) and the messages. */
+struct mg_dmarc_agg_record {
+	char *key;				/* owned */
+	unsigned long long count;
+};
+
+/* One report: a policy domain with the policy_published its rows were judged by. */
+struct mg_dmarc_agg_report {
+	char policy_domain[MG_DMARC_DOMAIN_MAX + 1];	/* canonical */
+	enum mg_dmarc_policy p, sp;		/* sp UNSET: not published */
+	int pct;
+	char adkim, aspf;			/* 'r', 's' or '\0' (not published) */
+	char fo[16];
+	char report_id[MG_DMARC_AGG_ID_MAX + 1];	/* set by mg_dmarc_agg_finish */
+	struct mg_dmarc_agg_record *rec;
+	size_t n_rec, cap_rec;
+	unsigned long long messages;		/* sum of the counts */
+	size_t *slot;				/* private: hash index into rec */
+	size_t n_slot;
+};
+
+struct mg_dmarc_agg {
+	long long begin, end;			/* the UTC day, inclusive (end = begin + 86399) */
+	struct mg_dmarc_agg_report *rep;
+	size_t n_rep, cap_rep;
+	size_t *slot;				/* private: hash index into rep */
+	size_t n_slot;
+	size_t n_records, key_bytes;		/* over all reports, against the limits */
+	unsigned long long rows;		/* rows counted into a report */
+	unsigned long long skipped;		/* rows not for a report: other day, no policy
+						 * record, unusable policy domain or source IP */
+	unsigned long long dropped;		/* rows lost to the limits above */
+	unsigned long long bad;			/* lines mg_dmarc_row_parse refused */
+};
+
+/* Starts an empty aggregate for the UTC day holding the Unix time day. */
+void mg_dmarc_agg_init(struct mg_dmarc_agg *a, long long day);
+/* Frees everything; *a is then as after init of day 0. */
+void mg_dmarc_agg_clear(struct mg_dmarc_agg *a);
+/* Counts one stored row (its count) into its report and record. Returns 0, or -1 with *error_r
+ * (static) when the row is skipped (outside the day, no policy domain, a policy domain that is
+ * not a canonical DNS name, a source IP that is not an IP address) or dropped (a limit). */
+int mg_dmarc_agg_add(struct mg_dmarc_agg *a, const struct mg_dmarc_row *row, const char **error_r);
+/* mg_dmarc_row_parse then mg_dmarc_agg_add; a refused line counts in bad. */
+int mg_dmarc_agg_add_line(struct mg_dmarc_agg *a, const char *line, size_t len,
+    const char **error_r);
+/* Sorts reports (policy domain, policy) and records (key) so output is reproducible, and sets
+ * every report_id: "<begin>.<policy-domain>.<16 hex>", the hex an FNV-1a hash of receiver,
+ * day and published policy: unique per report and stable when the job runs again. */
+void mg_dmarc_agg_finish(struct mg_dmarc_agg *a, const char *receiver);
+
+/* The source IP as RFC 7489 Appendix C's IPAddress pattern wants it: dotted IPv4 (an IPv4-mapped
+ * IPv6 address becomes IPv4), IPv6 in full form without "::" ("2001:db8:0:0:0:0:0:1"),
+ * lowercase. out needs MG_DMARC_IP_MAX + 1 octets. Returns 0, or -1 if in is not an address. */
+int mg_dmarc_ip_report_form(const char *in, char *out, size_t size);
+
+struct mg_dmarc_agg_meta {
+	const char *org_name;		/* report_metadata/org_name */
+	const char *email;		/* report_metadata/email: the contact address */
+	const char *extra_contact;	/* report_metadata/extra_contact_info; NULL or "" for none */
+	const char *receiver;		/* our host name: Submitter, file name, Message-ID */
+	const char *from;		/* From: address (dmarc_report_from) */
+	long long now;			/* Date: */
+};
+
+/* The XML report of r (RFC 7489 Appendix C shape, the element set of the DMARC aggregate schema
+ * shipped in the corpora: see agg_xml.c), appended to out. Text is escaped; bytes that are not
+ * valid UTF-8 or not XML 1.0 characters become '?'. Returns 0, or -1 with *error_r when out's
+ * max (or MG_DMARC_AGG_XML_MAX) is reached or a stored record no longer parses. */
+int mg_dmarc_agg_xml(const struct mg_dmarc_agg *a, const struct mg_dmarc_agg_report *r,
+    const struct mg_dmarc_agg_meta *m, struct buf *out, const char **error_r);
+/* gzip (RFC 1952, zlib, no name, mtime 0: the same XML gives the same bytes) of in, appended to
+ * out. 0 or -1 (out's max reached, zlib error). */
+int mg_dmarc_agg_gzip(const char *in, size_t len, struct buf *out);
+/* RFC 7489 §7.2.1.1 file name "receiver!policy-domain!begin!end.xml.gz". 0, or -1 if it does
+ * not fit in size or receiver is not a plain host name. */
+int mg_dmarc_agg_filename(const struct mg_dmarc_agg *a, const struct mg_dmarc_agg_report *r,
+    const char *receiver, char *out, size_t size);
+/* The report message (RFC 7489 §7.2.1.1): From, To (the n_to addresses), Date, Subject
+ * "Report Domain: D Submitter: R Report-ID: <ID>" (folded), Message-ID, Auto-Submitted,
+ * multipart/mixed with a text/plain description and the gzip as a base64 application/gzip
+ * attachment named by mg_dmarc_agg_filename. CRLF lines of at most 78 octets in the body.
+ * Addresses must be plain addr-specs (mg_dmarc_rua_select's). Appended to out; the caller
+ * injects it through the queue with the same recipients. 0, or -1 with *error_r. */
+int mg_dmarc_agg_message(const struct mg_dmarc_agg *a, const struct mg_dmarc_agg_report *r,
+    const struct mg_dmarc_agg_meta *m, const struct buf *gz, const char *const *to, size_t n_to,
+    struct buf *out, const char **error_r);
+
+enum mg_dmarc_rua_status {
+	MG_DMARC_RUA_OK = 0,		/* send to it */
+	MG_DMARC_RUA_BAD,		/* not a usable mailto: address */
+	MG_DMARC_RUA_EXCLUDED,		/* on the exclusion list (bounced) */
+	MG_DMARC_RUA_TOO_BIG,		/* the gzip is larger than its "!size" */
+	MG_DMARC_RUA_UNAUTHORISED,	/* §7.1: the other domain does not accept reports */
+	MG_DMARC_RUA_TEMPFAIL,		/* §7.1 lookup failed temporarily: try the report later */
+};
+
+struct mg_dmarc_rua_dest {
+	char addr[MG_DMARC_URI_LEN + 1];	/* decoded addr-spec, "" when BAD */
+	char domain[MG_DMARC_DOMAIN_MAX + 1];	/* canonical domain of addr */
+	unsigned long long max_size;		/* from the URI, 0 = no limit */
+	enum mg_dmarc_rua_status status;
+	const char *reason;			/* static, printable */
+};
+
+/* The address of one rua mailto: URI (as record.c keeps it, size suffix already removed):
+ * "mailto:" (any case), hfields after '?' dropped, percent-decoded, exactly one '@', printable
+ * ASCII without spaces, '<', '>', '"', '(', ')', ',', ';', '\\', at most MG_DMARC_URI_LEN
+ * octets; the domain canonical (mg_dmarc_domain_canon) and written back lowercase. Fills addr
+ * and domain (sizes as in struct mg_dmarc_rua_dest). 0, or -1 with *error_r. Untrusted input. */
+int mg_dmarc_rua_address(const char *uri, char *addr, size_t addr_size, char *domain,
+    size_t domain_size, const char **error_r);
+/* RFC 7489 §7.1 external destination verification. Same Organizational Domain for policy_domain
+ * and rua_domain: OK without a query. Otherwise TXT "<policy-domain>._report._dmarc.<rua-domain>"
+ * through dns (called on this thread, at most once): OK when at least one of the first
+ * MG_DMARC_TXT_RECORDS_MAX records starts with v=DMARC1 (mg_dmarc_is_record); NXDOMAIN, NODATA,
+ * PERMFAIL, no such record or a name over MG_DNS_NAME_MAX: UNAUTHORISED; TEMPFAIL: TEMPFAIL.
+ * *reason_r is static. Any thread. */
+enum mg_dmarc_rua_status mg_dmarc_rua_authorised(const struct mg_psl *psl,
+    const struct mg_dns_lookup *dns, const char *policy_domain, const char *rua_domain,
+    const char **reason_r);
+/* 1 if addr (an addr-spec) is on the exclusion list: an entry equal to it ignoring case, or an
+ * entry "@domain" equal to its domain ignoring case. Entries are trimmed of blanks; empty and
+ * "#" entries are ignored. */
+int mg_dmarc_rua_is_excluded(const char *addr, const char *const *excluded, size_t n_excluded);
+/* The destinations of one report whose gzip has gz_size octets: for each rua URI of rec
+ * (mailto: only, as record.c keeps them; at most MG_DMARC_URIS_MAX), in order, the address,
+ * then the exclusion list, the size limit (skipped when gz_size > max_size), then §7.1 (only for
+ * addresses that passed the others, one lookup per distinct rua domain). Duplicate addresses are
+ * reported BAD. Fills dests[0..*n_dests) (room for MG_DMARC_URIS_MAX) and returns how many are
+ * OK; ruf URIs are never looked at (no failure reports). Any thread. */
+int mg_dmarc_rua_select(const struct mg_psl *psl, const struct mg_dns_lookup *dns,
+    const char *policy_domain, const struct mg_dmarc_record *rec, size_t gz_size,
+    const char *const *excluded, size_t n_excluded, struct mg_dmarc_rua_dest *dests,
+    size_t *n_dests);
+/* The policy record a report goes by, looked up at report time: TXT _dmarc.<policy_domain>
+ * (the record the rows were judged by came from there; its rua is not in the stored rows), the
+ * one record starting with v=DMARC1, parsed. 0 with *rec filled, 1 when there is no usable
+ * record now (none, several, invalid, PERMFAIL: no report is sent), -1 on TEMPFAIL (try
+ * later). *reason_r is static. Any thread. */
+int mg_dmarc_agg_policy_lookup(const struct mg_dns_lookup *dns, const char *policy_domain,
+    struct mg_dmarc_record *rec, const char **reason_r);
+
+/* --- Incoming aggregate reports (issue I, helper ruain): dmarc/report.h, dmarc/report_*.c --- */
+#include "dmarc/report.h"
+
 #endif

@@ -14,6 +14,8 @@
 #include "common/role.h"
 #include "dmarc/dmarc.h"
 #include "filter/content.h"
+#include "filter/dmarc_rua.h"
+#include "filter/dmarc_job.h"
 #include "filter/filter_int.h"
 #include "lib/log.h"
 #include "lib/str.h"
@@ -100,6 +102,7 @@ maint_run(struct workq_job *w, void *ctx)
 	}
 	j->swept_all = r == 1;
 	j->sweep_err = r < 0;
+	(void)dmarc_rua_expire(j->now, j->g->cfg->dmarc_rua_retention, MAINT_SWEEP_MAX, NULL);
 	/* flushes pages and removes log files older than the checkpoint (lib/kvdb.c), so the
 	 * log stays bounded by what was written since the last run */
 	j->ckpt_err = filter.kv != NULL && mg_kvdb_checkpoint(filter.kv, &err) < 0;
@@ -166,6 +169,7 @@ filter_reload(struct mg_config *old)
 	filter.gen = gen_new(cfg);
 	content_reload(cfg);
 	maint_arm(cfg);
+	dmarc_job_arm(cfg);
 }
 
 static void
@@ -175,6 +179,7 @@ filter_shutdown(void)
 		return;
 	filter.shutting_down = 1;
 	ev_timer_stop(role.loop, &filter.maint);
+	dmarc_job_stop();
 	fsession_free_all();
 	/* finished and cancelled jobs are answered or dropped by their done callbacks; the
 	 * channel is closed below so nothing more is sent */
@@ -186,6 +191,7 @@ filter_shutdown(void)
 		ipc_flush_wait(filter.smtpd, 1000);
 	filter_gen_unref(&filter.gen);
 	mg_psl_free(&filter.psl);
+	dmarc_rua_fini();
 	mg_kvdb_close(&filter.kv);
 	role_exit(0);
 }
@@ -263,6 +269,7 @@ filter_main(void)
 		fatal("filter: configuration in %s has errors", role.config_dir);
 	open_resolver(cfg);
 	open_state(cfg);
+	dmarc_rua_init();	/* libxml2 before any worker thread */
 	if (content_init(role.loop, cfg, filter.kv, &err) < 0)
 		fatal("filter: content layers: %s", err);
 	filter.gen = gen_new(cfg);
@@ -273,6 +280,7 @@ filter_main(void)
 	    smtpd_closed, NULL);
 	ev_timer_init(&filter.maint, maint_tick, 0., 0.);
 	maint_arm(cfg);
+	dmarc_job_arm(cfg);
 	log_info("filter: %d threads, queue %d, %zu rbl lists, maintenance every %llds",
 	    cfg->filter_threads, cfg->filter_queue_max, cfg->n_rbl,
 	    cfg->filter_maintenance_interval);

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "common/metrics.h"
+#include "filter/dmarc_rua.h"
 #include "filter/filter_int.h"
 #include "lib/log.h"
 #include "lib/str.h"
@@ -300,6 +301,7 @@ handle_check(struct ipc_msg *msg)
 		panic("filter: bad IPC_FILTER_CHECK from smtpd (%s)",
 		    text == NULL ? "no envelope" : j->fd < 0 ? "no fd" : "envelope");
 	xfree(text);
+	dmarc_rua_submit(g->cfg, &j->env, j->fd, sid);	/* incoming DMARC reports */
 	if ((s = fsession_find(sid)) == NULL)
 		s = session_new(sid, j->env.client_addr != NULL ? j->env.client_addr : "", 0);
 	j->gen = s->gen;

@@ -314,7 +314,7 @@ item_newer(const void *a, const void *b)
 
 	if (x->arrival != y->arrival)
 		return x->arrival > y->arrival ? -1 : 1;
-	return strcmp(x->qid, y->qid);
+	return x->order > y->order ? -1 : x->order < y->order ? 1 : 0;
 }
 
 static const char *
@@ -406,7 +406,7 @@ digest_one(const struct dgroup *g, long long now)
 		    bsearch(g->qids[i], st.seen, st.n_seen, sizeof(*st.seen), qid_cmp) != NULL)
 			continue;
 		items[n++] = (struct digest_item){ .qid = r->qid, .sender = r->sender,
-			.subject = r->subject, .arrival = r->arrival, .score = r->score };
+			.subject = r->subject, .arrival = r->arrival, .score = r->score, .order = i };
 	}
 	xfree(st.seen);
 	if (n == 0) {

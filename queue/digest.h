@@ -21,6 +21,8 @@ struct digest_item {
 	const char *subject;	/* decoded; "" if none */
 	long long arrival;
 	double score;
+	size_t order;		/* position in the quarantine index: a deterministic order among
+				 * messages of the same second (arrival has whole seconds) */
 };
 
 /* Everything a digest shows besides its items. Strings borrowed. */

@@ -23,6 +23,7 @@
 #include "lib/str.h"
 #include "lib/xalloc.h"
 #include "queue/digest.h"
+#include "queue/dmarc_out.h"
 #include "queue/queue_int.h"
 
 #define SEGMENT_MAX_BYTES (64ULL * 1024 * 1024)
@@ -1017,6 +1018,7 @@ queue_reload(struct mg_config *old)
 	rate_sched_reload(old);
 	tlsrpt_reload();
 	digest_reload();
+	dmarc_out_reload();
 	sched_kick();
 }
 
@@ -1026,6 +1028,7 @@ queue_shutdown(void)
 	q.shutting_down = 1;
 	rate_sched_shutdown();
 	tlsrpt_shutdown();
+	dmarc_out_shutdown();
 	digest_shutdown();	/* before the database it uses closes */
 	quarantine_shutdown();
 	queue_sign_lost();	/* commit what waits for a signature, unsigned */
@@ -1062,6 +1065,7 @@ queue_main(void)
 	q.signer = ipc_chan_new(role.loop, ROLE_FD_PEER3, "signer", signer_msg, signer_closed, NULL);
 	tlsrpt_init();	/* may queue the reports of a period that ended while we were down */
 	digest_init();	/* quarantine digests (issue G): keys, schedule */
+	dmarc_out_init();	/* DMARC aggregate reports the filter wrote (issue I) */
 	ev_timer_init(&tick_w, tick, 1.0, 1.0);
 	ev_timer_start(role.loop, &tick_w);
 	q.smtpd = ipc_chan_new(role.loop, ROLE_FD_PEER1, "smtpd", smtpd_msg, smtpd_closed, NULL);

@@ -21,6 +21,7 @@
 #include "lib/str.h"
 #include "lib/xalloc.h"
 #include "queue/bounce.h"
+#include "queue/dmarc_out.h"
 #include "queue/queue_int.h"
 
 /* Per-domain delivery counters (common/metrics.h): the recipient domain for inbound mail, the
@@ -438,7 +439,9 @@ finish_attempt(struct qmsg *m)
 			if (env->rcpts[i].state == ENV_RCPT_FAILED)
 				any_failed = 1;
 		if (any_failed) {
-			if (!env->is_bounce && env->sender[0] != '\0')
+			if (env->is_dmarcrpt)	/* no DSN: counted for the filter */
+				dmarc_out_bounced(m->qid, env);
+			else if (!env->is_bounce && env->sender[0] != '\0')
 				send_dsn(m, BOUNCE_FAILURE, env);
 			else if (env->is_bounce)
 				log_warn("%s undeliverable bounce discarded", m->qid);
@@ -453,7 +456,7 @@ finish_attempt(struct qmsg *m)
 	}
 	if (role.cfg->delay_warning > 0 &&
 	    now - envelope_lifetime_start(env) >= role.cfg->delay_warning &&
-	    !env->is_bounce && env->sender[0] != '\0') {
+	    !env->is_bounce && !env->is_dmarcrpt && env->sender[0] != '\0') {
 		int owed = 0;
 
 		for (size_t i = 0; i < env->n_rcpts; i++)

@@ -143,6 +143,7 @@ def test_digests_two_domains():
     mg, sink = setup()
     a = quarantined(mg, send(mg, "spammer@bad.test", ["user@example.test"], "Cheap watches"))
     b = quarantined(mg, send(mg, "carol@spam.test", ["bob@other.test"], "<script>x</script>"))
+    time.sleep(1.1)     # arrival times have whole seconds: c must be newer than a
     c = quarantined(mg, send(mg, "dave@evil.test", ["user@example.test", "bob@other.test"],
         "Prize & <b>win</b>"))
 

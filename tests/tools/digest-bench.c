@@ -102,7 +102,7 @@ main(int argc, char **argv)
 			(void)str_fmt(subjects[i], sizeof(subjects[i]),
 			    "Limited offer #%lld: cheap <watches> & more for user %lld", i, r);
 			items[i] = (struct digest_item){ qids[i], senders[i], subjects[i],
-				p.now - i * 600, 6.5 + (double)i / 10 };
+				p.now - i * 600, 6.5 + (double)i / 10, (size_t)i };
 		}
 		buf_reset(&b);
 		if (digest_build(&p, items, (size_t)nm, &b, &err) < 0) {

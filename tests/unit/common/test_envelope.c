@@ -522,7 +522,7 @@ static const struct parse_case parse_cases[] = {
 	{ "empty input", "", NULL, NULL, "missing version line" },
 	{ "no version line", "qid 0123456789abcdef\nend\n", NULL, NULL, "missing version line" },
 	{ "version without newline", "version 1", NULL, NULL, "missing version line" },
-	{ "version 4", NULL, "version 1\n", "version 4\n", "unsupported envelope version" },
+	{ "version 5", NULL, "version 1\n", "version 5\n", "unsupported envelope version" },
 	{ "version 3 without released", NULL, "version 1\n", "version 3\n",
 	  "version 3 without released" },
 	{ "released key in version 1", NULL, "arrival 1700000000\n",
@@ -1005,6 +1005,47 @@ test_filter_fields(void)
 /* The TLS-RPT report flag (version 2): written as "tlsrpt 1" only when set, so an envelope
  * without it stays version 1; "tlsrpt 0", a version-2 text with nothing of version 2 and a
  * misplaced key are refused. */
+/* The DMARC report flag (version 4): written as "dmarcrpt 1" after tlsrpt only when set; a
+ * version-4 text needs it, an older version refuses it, a value other than 1 is refused. */
+static void
+test_dmarcrpt_flag(void)
+{
+	struct envelope env, back, cp;
+	struct buf a;
+	const char *error = NULL;
+	char text[4096];
+	const char *at;
+
+	fill_basic(&env);
+	buf_init(&a, ENVELOPE_FILE_MAX);
+	env.is_dmarcrpt = 1;
+	check_round_trip("dmarcrpt", &env);
+	CHECK(envelope_write(&env, &a) == 0, "write");
+	CHECK(strncmp(a.data, "version 4\n", 10) == 0, "flagged: got\n%s", a.data);
+	CHECK(strstr(a.data, "\nis_bounce 0\ndmarcrpt 1\nattempts ") != NULL, "got\n%s", a.data);
+	at = strstr(a.data, "dmarcrpt 1\n");
+	/* version 3 with the key: unknown key */
+	snprintf(text, sizeof(text), "version 3\n%s", strchr(a.data, '\n') + 1);
+	envelope_init(&back);
+	CHECK(envelope_parse(slice_from_str(text), &back, &error) == -1, "v3 accepted");
+	/* version 4 without it */
+	snprintf(text, sizeof(text), "%.*s%s", (int)(at - a.data), a.data, at + 11);
+	envelope_init(&back);
+	error = NULL;
+	CHECK(envelope_parse(slice_from_str(text), &back, &error) == -1 && error != NULL &&
+	    strcmp(error, "version 4 without dmarcrpt") == 0, "v4 without: %s", error);
+	snprintf(text, sizeof(text), "%.*sdmarcrpt 2\n%s", (int)(at - a.data), a.data, at + 11);
+	envelope_init(&back);
+	error = NULL;
+	CHECK(envelope_parse(slice_from_str(text), &back, &error) == -1 && error != NULL &&
+	    strcmp(error, "bad dmarcrpt (want 1)") == 0, "dmarcrpt 2: %s", error);
+	envelope_copy(&cp, &env);
+	CHECK_INT(cp.is_dmarcrpt, 1);
+	envelope_clear(&cp);
+	envelope_clear(&env);
+	buf_free(&a);
+}
+
 static void
 test_tlsrpt_flag(void)
 {
@@ -1201,6 +1242,7 @@ static const struct unit_case cases[] = {
 	{ "set_result", test_set_result },
 	{ "filter_fields", test_filter_fields },
 	{ "tlsrpt_flag", test_tlsrpt_flag },
+	{ "dmarcrpt_flag", test_dmarcrpt_flag },
 	{ "released_field", test_released_field },
 	{ "parse_bad_header", test_parse_bad_header },
 };

@@ -156,8 +156,8 @@ case_basic(void)
 	static const char *qids[] = { "0123456789abcdef", "fedcba9876543210" };
 	struct digest_item it[2] = {
 		{ qids[0], "spammer@bad.example", "<script>alert(1)</script> & \"co\"", NOW - 60,
-		  7.25 },
-		{ qids[1], "", "", NOW - 3600, 5.0 },
+		  7.25, 0 },
+		{ qids[1], "", "", NOW - 3600, 5.0, 1 },
 	};
 	struct digest_params p = params();
 	struct buf b;
@@ -212,7 +212,7 @@ case_logo_and_brand(void)
 {
 	static const unsigned char png[] = { 0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n', 0, 0, 0,
 		13, 'I', 'H', 'D', 'R' };
-	struct digest_item it = { "0123456789abcdef", "a@b.example", "hi", NOW, 5.5 };
+	struct digest_item it = { "0123456789abcdef", "a@b.example", "hi", NOW, 5.5, 0 };
 	struct digest_params p = params();
 	struct buf b;
 	const char *err, *cid;
@@ -264,7 +264,8 @@ case_cap(void)
 	keys_setup();
 	for (size_t i = 0; i < n; i++) {
 		snprintf(q[i], sizeof(q[i]), "%016zx", i + 1);
-		it[i] = (struct digest_item){ q[i], "s@x.example", "subject", NOW - (long long)i, 6 };
+		it[i] = (struct digest_item){ q[i], "s@x.example", "subject", NOW - (long long)i, 6,
+		    i };
 	}
 	buf_init(&b, DIGEST_MSG_MAX);
 	CHECK_INT(digest_build(&p, it, n, &b, &err), 0);
@@ -285,7 +286,7 @@ case_cap(void)
 static void
 case_failures(void)
 {
-	struct digest_item it = { "0123456789abcdef", "a@b", "s", NOW, 5 };
+	struct digest_item it = { "0123456789abcdef", "a@b", "s", NOW, 5, 0 };
 	struct digest_params p = params();
 	struct buf b;
 	const char *err = NULL;

@@ -1,0 +1,318 @@
+#ifndef DMARC_REPORT_H
+#define DMARC_REPORT_H
+/* Incoming DMARC aggregate reports (issue I): from a whole message, or a bare .xml/.gz/.zip
+ * file, to parsed reports. Three stages, each usable alone (tests, fuzz targets, mailguardctl):
+ *   extraction (report_extract.c): MIME (common/mime.h) -> leaf parts whose magic says gzip,
+ *     zip or XML (names and declared types are not trusted);
+ *   unpacking (report_unpack.c): gzip (zlib, at most 2 levels), zip (libzip, from memory, at
+ *     most 16 entries, .xml entries only), with absolute and ratio caps checked while inflating;
+ *   XML (report_xml.c): libxml2's streaming reader, no network, no DTD, no entity substitution,
+ *     a document with a DOCTYPE is refused; RFC 7489 Appendix C or DMARCbis
+ *     (urn:ietf:params:xml:ns:dmarc-2.0), known real-world quirks tolerated.
+ * Pure: no I/O, no logging, no globals besides libxml2's own (mg_report_init once at startup).
+ * Any thread; a struct mg_report belongs to one thread at a time. Every failure carries a
+ * reason code (for the counter) and a printable text (for the log line). Other subsystems
+ * reach this through dmarc/dmarc.h, which includes this header. */
+#include <stddef.h>
+
+#include "lib/buf.h"
+
+#define MG_REPORT_XML_MAX (32u * 1024 * 1024)	/* octets of XML per report, after unpacking */
+#define MG_REPORT_RATIO_FREE (1u * 1024 * 1024)	/* output allowed before the ratio applies */
+#define MG_REPORT_RATIO_MAX 200			/* output:input beyond RATIO_FREE */
+#define MG_REPORT_GZIP_DEPTH 2			/* gzip inside gzip: seen in the wild, no deeper */
+#define MG_REPORT_ZIP_ENTRIES_MAX 16		/* entries in one zip (any kind) */
+#define MG_REPORT_PAYLOADS_MAX 8		/* reports taken from one message */
+#define MG_REPORT_RECORDS_MAX 100000		/* <record> elements per report */
+#define MG_REPORT_DKIM_MAX 8			/* auth_results/dkim kept per record */
+#define MG_REPORT_SPF_MAX 4			/* auth_results/spf kept per record */
+#define MG_REPORT_DEPTH_MAX 32			/* element nesting (libxml2 stops at 256 itself) */
+#define MG_REPORT_VALUE_MAX 1024		/* octets of one element's text we look at */
+#define MG_REPORT_NAME_MAX 255			/* org_name, email, report_id, domains */
+#define MG_REPORT_IDENTITY_MAX (6 * MG_REPORT_NAME_MAX + 2)	/* mg_report_identity, with NUL */
+#define MG_REPORT_NS_BIS "urn:ietf:params:xml:ns:dmarc-2.0"
+
+struct mg_report_limits {
+	size_t xml_max;		/* MG_REPORT_XML_MAX */
+	size_t ratio_free;	/* MG_REPORT_RATIO_FREE */
+	unsigned ratio_max;	/* MG_REPORT_RATIO_MAX */
+	int gzip_depth;		/* MG_REPORT_GZIP_DEPTH */
+	int zip_entries;	/* MG_REPORT_ZIP_ENTRIES_MAX */
+	int payloads;		/* MG_REPORT_PAYLOADS_MAX */
+	size_t records;		/* MG_REPORT_RECORDS_MAX */
+};
+
+/* Why a report was refused; the names (mg_report_reason_name) label the rejection counter. */
+enum mg_report_reason {
+	MG_REPORT_OK = 0,
+	MG_REPORT_E_NO_REPORT,	/* "no_report": no XML, gzip or zip payload in the input */
+	MG_REPORT_E_CONTAINER,	/* "container": corrupt gzip/zip, encrypted, no .xml entry */
+	MG_REPORT_E_NESTING,	/* "nesting": gzip deeper than gzip_depth, zip inside gzip */
+	MG_REPORT_E_ENTRIES,	/* "zip_entries": more than zip_entries entries */
+	MG_REPORT_E_SIZE,	/* "size": XML (or a MIME part) over xml_max */
+	MG_REPORT_E_RATIO,	/* "ratio": decompression ratio over ratio_max */
+	MG_REPORT_E_XML,	/* "xml": not well-formed, bad encoding, nested too deep */
+	MG_REPORT_E_DTD,	/* "dtd": a DOCTYPE (entities, external subsets) */
+	MG_REPORT_E_SCHEMA,	/* "schema": not <feedback>, a required element missing or twice */
+	MG_REPORT_E_VALUE,	/* "value": a bad IP, count, timestamp, domain or an overlong value */
+	MG_REPORT_E_RECORDS,	/* "records": more than records <record> elements */
+	MG_REPORT_REASON_COUNT
+};
+
+struct mg_report_err {
+	enum mg_report_reason reason;
+	char text[256];		/* printable ASCII, peer text sanitised; "" when reason is OK */
+};
+
+void mg_report_limits_default(struct mg_report_limits *l);
+/* "ok", "no_report", "container", ... as listed above. */
+const char *mg_report_reason_name(enum mg_report_reason r);
+
+/* Shared by the report_*.c files: fills *err (the first failure wins: later calls leave it as
+ * it is; err may be NULL), replacing non-printable octets of the text by '?'. Returns -1. */
+int mg_report_fail(struct mg_report_err *err, enum mg_report_reason reason, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Once, from the main thread, before any thread parses: xmlInitParser (libxml2's own global
+ * state). Idempotent. */
+void mg_report_init(void);
+
+/* --- Payloads: extraction and unpacking (report_extract.c, report_unpack.c) --- */
+
+enum mg_report_kind {
+	MG_REPORT_KIND_NONE = 0,	/* none of the below */
+	MG_REPORT_KIND_XML,		/* optional BOM and whitespace, then "<?xml" or "<feedback" (any ns prefix) */
+	MG_REPORT_KIND_GZIP,		/* 1f 8b 08 */
+	MG_REPORT_KIND_ZIP,		/* "PK\3\4" or "PK\5\6" (empty) */
+};
+
+/* The container kind of p by its magic bytes only. */
+enum mg_report_kind mg_report_sniff(const void *p, size_t len);
+
+/* One XML document ready for mg_report_parse_xml. */
+struct mg_report_blob {
+	char *data;		/* owned, NUL-terminated after len */
+	size_t len;
+	enum mg_report_kind from;	/* container it came out of (XML when bare) */
+	unsigned quirks;		/* MG_REPORT_Q_* seen while unpacking (GZIP_TRAIL) */
+};
+
+struct mg_report_blobs {
+	struct mg_report_blob *v;
+	size_t n;
+};
+
+void mg_report_blobs_free(struct mg_report_blobs *b);
+
+/* Unpacks one payload (bare XML, gzip, double gzip, zip) into XML documents appended to *out
+ * (at most l->payloads in all). Limits are checked while inflating: never more than
+ * l->xml_max + 64 KiB is allocated for one document whatever sizes the container claims. gzip:
+ * concatenated members are joined, trailing bytes after the last member ignored. zip: at most
+ * l->zip_entries entries, only names ending ".xml" (any case) or an unnamed entry ("" or "-",
+ * as "zip - -" writes it) whose content sniffs as XML; encrypted entries refused.
+ * Returns 0 (at least one document added), or -1 with *err filled (documents already added
+ * stay in *out). l NULL = defaults. */
+int mg_report_unpack(const void *p, size_t len, const struct mg_report_limits *l,
+    struct mg_report_blobs *out, struct mg_report_err *err);
+
+/* Extraction: every leaf part of a whole message (RFC 5322, CRLF or LF) whose transfer-decoded
+ * octets sniff as XML, gzip or zip goes through mg_report_unpack; a bare XML/gzip/zip file is
+ * unpacked directly. Returns 0 if at least one document was found (failures of other parts
+ * are then ignored, *err keeps the first one), -1 with *err (E_NO_REPORT when nothing looked
+ * like a report, else the first part's failure). */
+int mg_report_extract(const char *msg, size_t len, const struct mg_report_limits *l,
+    struct mg_report_blobs *out, struct mg_report_err *err);
+
+/* --- Parsed reports (report_xml.c) --- */
+
+/* Results as reporters write them (RFC 7489 Appendix C DKIMResultType, SPFResultType,
+ * DMARCResultType), compared case-insensitively; UNSET = element missing, OTHER = a value
+ * outside the schema (kept, counted as a quirk). "hardfail" is read as fail. */
+enum mg_report_result {
+	MG_RR_UNSET = 0,
+	MG_RR_NONE,
+	MG_RR_PASS,
+	MG_RR_FAIL,
+	MG_RR_SOFTFAIL,
+	MG_RR_NEUTRAL,
+	MG_RR_POLICY,
+	MG_RR_TEMPERROR,
+	MG_RR_PERMERROR,
+	MG_RR_OTHER,
+};
+
+/* policy_evaluated/disposition; PASS is DMARCbis' value for mail that passed. */
+enum mg_report_disp {
+	MG_RD_UNSET = 0,
+	MG_RD_NONE,
+	MG_RD_PASS,
+	MG_RD_QUARANTINE,
+	MG_RD_REJECT,
+	MG_RD_OTHER,
+};
+
+enum mg_report_policy {		/* policy_published p, sp, np */
+	MG_RP_UNSET = 0,
+	MG_RP_NONE,
+	MG_RP_QUARANTINE,
+	MG_RP_REJECT,
+	MG_RP_OTHER,
+};
+
+enum mg_report_scope { MG_RS_UNSET = 0, MG_RS_MFROM, MG_RS_HELO, MG_RS_OTHER };
+
+/* Quirks tolerated (bits of mg_report.quirks). */
+#define MG_REPORT_Q_CASE	0x0001	/* values in other case ("Pass", "None") */
+#define MG_REPORT_Q_FLOAT_TIME	0x0002	/* "1530133200.0" timestamps (fraction dropped) */
+#define MG_REPORT_Q_EMPTY_ORG	0x0004	/* empty org_name */
+#define MG_REPORT_Q_XS_SCHEMA	0x0008	/* stray <xs:schema> tags before <feedback> removed */
+#define MG_REPORT_Q_OTHER_VALUE	0x0010	/* a result/disposition outside the schema (OTHER) */
+#define MG_REPORT_Q_TRUNCATED	0x0020	/* auth_results beyond the DKIM/SPF caps dropped */
+#define MG_REPORT_Q_GZIP_TRAIL	0x0040	/* bytes after the gzip stream ignored */
+#define MG_REPORT_Q_BAD_DOMAIN	0x0080	/* policy domain kept as written (not a DNS name) */
+
+struct mg_report_dkim {
+	const char *domain;	/* lowercase, "" if missing */
+	const char *selector;	/* "" if missing */
+	enum mg_report_result result;
+};
+
+struct mg_report_spf {
+	const char *domain;
+	enum mg_report_scope scope;
+	enum mg_report_result result;
+};
+
+struct mg_report_record {
+	char source_ip[46];		/* inet_ntop form of row/source_ip */
+	unsigned long long count;	/* row/count */
+	enum mg_report_disp disposition;
+	enum mg_report_result pol_dkim, pol_spf;	/* policy_evaluated (pass/fail) */
+	const char *reason;		/* first policy_evaluated/reason/type, lowercase, "" if none */
+	const char *header_from, *envelope_from, *envelope_to;	/* lowercase, "" if missing */
+	struct mg_report_dkim *dkim;	/* auth_results, in document order */
+	size_t n_dkim;
+	struct mg_report_spf *spf;
+	size_t n_spf;
+};
+
+struct mg_report_arena;
+
+/* One parsed report. Every string is NUL-terminated UTF-8 without control characters, owned
+ * by the report (its arena), trimmed of surrounding whitespace. */
+struct mg_report {
+	int bis;			/* 1: DMARCbis namespace, 0: RFC 7489 (no namespace) */
+	const char *org_name;		/* may be "" (quirk) */
+	const char *email, *extra_contact, *report_id;	/* report_id never "" */
+	long long begin, end;		/* date_range, Unix seconds */
+	struct {
+		const char *domain;	/* canonical (mg_dmarc_domain_canon) when possible */
+		char adkim, aspf;	/* 'r', 's', or 0 when missing */
+		enum mg_report_policy p, sp, np;
+		int pct;		/* 0..100, -1 when missing */
+		const char *fo;		/* "" when missing */
+	} policy;
+	struct mg_report_record *records;
+	size_t n_records;
+	unsigned long long total;	/* sum of the counts */
+	unsigned quirks;		/* MG_REPORT_Q_* */
+	struct mg_report_arena *arena;
+};
+
+/* Parses one XML document (hostile; need not be NUL-terminated; never written). Checks, in
+ * order: len <= l->xml_max, no DOCTYPE, well-formed (libxml2 reader: XML_PARSE_NONET, no
+ * NOENT/DTDLOAD/DTDATTR/HUGE), root <feedback> without a namespace or in MG_REPORT_NS_BIS,
+ * depth, record count, values. Elements in other namespaces and unknown elements are skipped.
+ * Returns the report (free with mg_report_free) or NULL with *err filled. l NULL = defaults. */
+struct mg_report *mg_report_parse_xml(const char *xml, size_t len,
+    const struct mg_report_limits *l, struct mg_report_err *err);
+void mg_report_free(struct mg_report **r);
+
+/* The de-duplication identity "org|report_id": org_name trimmed, inner whitespace runs made
+ * one space and ASCII-lowercased, report_id trimmed; both percent-encoded outside
+ * [A-Za-z0-9.-_@:+] so the key is printable and '|' separates them unambiguously. Returns 0,
+ * or -1 if it does not fit in size. */
+int mg_report_identity(const struct mg_report *r, char *out, size_t size);
+
+const char *mg_report_result_name(enum mg_report_result v);	/* "", "none", "pass", ... "other" */
+const char *mg_report_disp_name(enum mg_report_disp v);
+const char *mg_report_policy_name(enum mg_report_policy v);
+const char *mg_report_scope_name(enum mg_report_scope v);
+
+/* --- Internal to dmarc/report_*.c (report_values.c) --- */
+
+/* Keyword values (trimmed, NUL-terminated): exact or case-insensitive match (Q_CASE), "" is
+ * UNSET, anything else OTHER (Q_OTHER_VALUE). */
+enum mg_report_result mg_report_result_parse(const char *s, unsigned *quirks);
+enum mg_report_disp mg_report_disp_parse(const char *s, unsigned *quirks);
+enum mg_report_policy mg_report_policy_parse(const char *s, unsigned *quirks);
+enum mg_report_scope mg_report_scope_parse(const char *s, unsigned *quirks);
+/* Unix seconds: digits, optionally ".digits" (Q_FLOAT_TIME, fraction dropped), 0..9999-12-31.
+ * Returns 0 or -1. */
+int mg_report_time_parse(const char *s, long long *t_r, unsigned *quirks);
+
+
+/* --- Stored reports (report_store.c, owned by helper ruainw) ---
+ * Incoming reports in the filter's Berkeley DB environment (lib/kvdb.h), three tables, keys
+ * made of printable text separated by 0x1f:
+ *   dmarc_rpt  "<policy domain>\x1f<identity>" -> "mgrpt1 recv=... org=... id=..." (one line,
+ *              percent-encoded like dmarc/store.c); written only when absent (the claim that
+ *              makes a duplicate a no-op);
+ *   dmarc_rrec "<policy domain>\x1f<identity>\x1f<chunk %06u>" -> "recv=<t>\n" then one line per
+ *              record (ip, count, disposition, policy results, reason, identifiers, auth
+ *              results), at most MG_RSTORE_CHUNK octets per value;
+ *   dmarc_rsum "<policy domain>\x1f<yyyymmdd of begin>\x1f<ip>" -> "recv=<t> <6 counters>":
+ *              messages, dmarc pass, dkim pass, spf pass, quarantine, reject (mg_kvdb_update).
+ * Everything expires dmarc_rua_retention after it was received or last updated. Any thread. */
+#define MG_RSTORE_CHUNK (256u * 1024)
+
+struct mg_kvdb;
+struct mg_rstore;
+
+enum mg_rsum_counter { MG_RSUM_MSGS, MG_RSUM_DMARC_PASS, MG_RSUM_DKIM_PASS, MG_RSUM_SPF_PASS,
+	MG_RSUM_QUARANTINE, MG_RSUM_REJECT, MG_RSUM_COUNT };
+
+/* A stored report as listed (mg_rstore_list). */
+struct mg_rstore_info {
+	char domain[MG_REPORT_NAME_MAX + 1];
+	char identity[MG_REPORT_IDENTITY_MAX];
+	char org[MG_REPORT_NAME_MAX + 1];	/* decoded, printable */
+	char report_id[MG_REPORT_NAME_MAX + 1];
+	long long recv, begin, end;
+	unsigned long long records, total;
+};
+
+/* One source IP over a period (mg_rstore_summary). */
+struct mg_rstore_sum {
+	char ip[46];
+	unsigned long long n[MG_RSUM_COUNT];
+};
+
+/* Opens (creating) the three tables in kv. NULL with *error_r (static). */
+struct mg_rstore *mg_rstore_open(struct mg_kvdb *kv, const char **error_r);
+void mg_rstore_free(struct mg_rstore **sp);
+/* Stores r under policy_domain (lowercase, as the caller checked it), received at recv.
+ * Returns 1 stored, 0 duplicate (same domain and identity already stored: nothing written),
+ * -1 on a storage error (*error_r static). */
+int mg_rstore_put(struct mg_rstore *s, const char *policy_domain, const struct mg_report *r,
+    long long recv, const char **error_r);
+/* The reports of domain, newest first (by date_range end, then receipt), at most max. *out
+ * is allocated (xfree it), *n_r its length. Returns 0 or -1. Full table scan (lib/kvdb.h has
+ * no cursor): for the console and mailguardctl, not for the mail path. */
+int mg_rstore_list(struct mg_rstore *s, const char *domain, size_t max,
+    struct mg_rstore_info **out, size_t *n_r);
+/* Per source IP totals of domain for report days (UTC, date_range begin) >= since (Unix
+ * seconds), sorted by messages descending. *out allocated (xfree). Returns 0 or -1. */
+int mg_rstore_summary(struct mg_rstore *s, const char *domain, long long since,
+    struct mg_rstore_sum **out, size_t *n_r);
+/* The records of one stored report as their stored lines (tests, tools): appended to out,
+ * one per line. Returns the number of records, or -1. */
+long long mg_rstore_records(struct mg_rstore *s, const char *domain, const char *identity,
+    struct buf *out);
+/* Expiry: deletes what was received (or last updated) before now - retention, visiting at
+ * most max_items records per table (incremental, lib/kvdb.h). Adds the number deleted to
+ * *removed_r. Returns 0 or -1. */
+int mg_rstore_expire(struct mg_rstore *s, long long now, long long retention, size_t max_items,
+    size_t *removed_r);
+
+#endif

@@ -1,0 +1,652 @@
+/* report_store.c: incoming DMARC aggregate reports kept in Berkeley DB (lib/kvdb.h), the tables
+ * and formats described in dmarc/report.h ("Stored reports"). A report is claimed first
+ * (dmarc_rpt, stored only when absent, so the same report received twice -- or by two threads
+ * at once -- is counted once), then its records are written in chunks and the per-day, per-IP
+ * counters updated. A crash between the steps loses counters, never consistency: the tables are
+ * caches of what reporters sent (DESIGN.md §10). Values are printable text lines, fields
+ * percent-encoded outside [A-Za-z0-9.-_@:] (as dmarc/store.c), so a value never holds a space,
+ * newline or control byte. Any thread (kvdb handles are free-threaded). */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "dmarc/dmarc.h"
+#include "lib/kvdb.h"
+#include "lib/str.h"
+#include "lib/strnum.h"
+#include "lib/xalloc.h"
+
+#define SEP '\x1f'
+#define SCAN_CHUNK 1000			/* records visited per sweep call while scanning */
+#define SCAN_CALLS_MAX 1000000		/* bound on sweep calls of one scan */
+#define LIST_HARD_MAX 100000		/* reports gathered by one list call */
+#define SUM_HARD_MAX 200000		/* summary rows gathered by one call */
+
+struct mg_rstore {
+	struct mg_kvdb_table *rpt, *rrec, *rsum;
+};
+
+struct mg_rstore *
+mg_rstore_open(struct mg_kvdb *kv, const char **error_r)
+{
+	struct mg_rstore *s = xcalloc(1, sizeof(*s));
+
+	if ((s->rpt = mg_kvdb_table(kv, "dmarc_rpt", error_r)) == NULL ||
+	    (s->rrec = mg_kvdb_table(kv, "dmarc_rrec", error_r)) == NULL ||
+	    (s->rsum = mg_kvdb_table(kv, "dmarc_rsum", error_r)) == NULL) {
+		xfree(s);
+		return NULL;
+	}
+	return s;
+}
+
+void
+mg_rstore_free(struct mg_rstore **sp)
+{
+	if (*sp == NULL)
+		return;
+	xfree(*sp);
+	*sp = NULL;
+}
+
+/* ---- encoding ---- */
+
+static int
+is_safe(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	    c == '.' || c == '-' || c == '_' || c == '@' || c == ':';
+}
+
+static int
+put_enc(struct buf *b, const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+
+	for (const unsigned char *p = (const unsigned char *)(s != NULL ? s : ""); *p; p++) {
+		char e[3] = { '%', hex[*p >> 4], hex[*p & 15] };
+
+		if (is_safe(*p) ? buf_append_char(b, (char)*p) < 0 : buf_append(b, e, 3) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int
+put_kv(struct buf *b, const char *key, const char *value)
+{
+	return buf_printf(b, " %s=", key) < 0 || put_enc(b, value) < 0 ? -1 : 0;
+}
+
+static int
+hexval(char c)
+{
+	return c >= '0' && c <= '9' ? c - '0' : c >= 'A' && c <= 'F' ? c - 'A' + 10 :
+	    c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* The value of " key=" (or "key=" at the start) in line[0..len), percent-decoded into out
+ * (non-printable octets as '?', cut to size). Returns 0, or -1 when the key is missing. */
+static int
+field(const char *line, size_t len, const char *key, char *out, size_t size)
+{
+	size_t kl = strlen(key), o = 0;
+
+	for (size_t i = 0; i + kl < len; i++) {
+		const char *p = line + i, *end = line + len;
+
+		if ((i > 0 && line[i - 1] != ' ') || memcmp(p, key, kl) != 0 || p[kl] != '=')
+			continue;
+		for (p += kl + 1; p < end && *p != ' ' && *p != '\n' && o + 1 < size; p++) {
+			int c = (unsigned char)*p;
+
+			if (c == '%' && end - p >= 3 && hexval(p[1]) >= 0 && hexval(p[2]) >= 0) {
+				c = hexval(p[1]) * 16 + hexval(p[2]);
+				p += 2;
+			}
+			out[o++] = c >= 0x20 && c < 0x7f ? (char)c : '?';
+		}
+		out[o] = '\0';
+		return 0;
+	}
+	if (size > 0)
+		out[0] = '\0';
+	return -1;
+}
+
+static long long
+field_ll(const char *line, size_t len, const char *key)
+{
+	char v[32];
+	long long n;
+
+	if (field(line, len, key, v, sizeof(v)) < 0 || strnum_ll(v, 0, 1LL << 62, &n, NULL) < 0)
+		return 0;
+	return n;
+}
+
+/* ---- put ---- */
+
+static int
+rpt_value(const struct mg_report *r, long long recv, struct buf *v)
+{
+	char num[16];
+
+	if (buf_printf(v, "mgrpt1 recv=%lld begin=%lld end=%lld records=%zu total=%llu", recv,
+	    r->begin, r->end, r->n_records, r->total) < 0 || put_kv(v, "org", r->org_name) < 0 ||
+	    put_kv(v, "id", r->report_id) < 0 || put_kv(v, "email", r->email) < 0 ||
+	    put_kv(v, "pd", r->policy.domain) < 0 ||
+	    put_kv(v, "p", mg_report_policy_name(r->policy.p)) < 0 ||
+	    put_kv(v, "sp", mg_report_policy_name(r->policy.sp)) < 0 ||
+	    str_fmt(num, sizeof(num), "%d", r->policy.pct) < 0 || put_kv(v, "pct", num) < 0 ||
+	    buf_printf(v, " adkim=%c aspf=%c bis=%d quirks=%u", r->policy.adkim ? r->policy.adkim :
+	    '-', r->policy.aspf ? r->policy.aspf : '-', r->bis, r->quirks) < 0)
+		return -1;
+	return 0;
+}
+
+struct claim {
+	const struct buf *v;
+	int stored;
+};
+
+static int
+claim_fn(void *arg, const void *old, size_t oldlen, struct buf *new_val)
+{
+	struct claim *c = arg;
+
+	(void)oldlen;
+	c->stored = old == NULL;
+	if (old != NULL)
+		return MG_KVDB_KEEP;
+	return buf_append(new_val, c->v->data, c->v->len) < 0 ? -1 : MG_KVDB_STORE;
+}
+
+static int
+record_line(const struct mg_report_record *rec, struct buf *v)
+{
+	if (buf_printf(v, "ip=%s n=%llu dis=%s dkim=%s spf=%s", rec->source_ip, rec->count,
+	    mg_report_disp_name(rec->disposition), mg_report_result_name(rec->pol_dkim),
+	    mg_report_result_name(rec->pol_spf)) < 0 || put_kv(v, "rsn", rec->reason) < 0 ||
+	    put_kv(v, "hf", rec->header_from) < 0 || put_kv(v, "ef", rec->envelope_from) < 0 ||
+	    put_kv(v, "et", rec->envelope_to) < 0 || buf_append_str(v, " sig=") < 0)
+		return -1;
+	for (size_t i = 0; i < rec->n_dkim; i++)
+		if ((i > 0 && buf_append_char(v, ',') < 0) || put_enc(v, rec->dkim[i].domain) < 0 ||
+		    buf_append_char(v, '/') < 0 || put_enc(v, rec->dkim[i].selector) < 0 ||
+		    buf_printf(v, "/%s", mg_report_result_name(rec->dkim[i].result)) < 0)
+			return -1;
+	if (buf_append_str(v, " spfa=") < 0)
+		return -1;
+	for (size_t i = 0; i < rec->n_spf; i++)
+		if ((i > 0 && buf_append_char(v, ',') < 0) || put_enc(v, rec->spf[i].domain) < 0 ||
+		    buf_printf(v, "/%s/%s", mg_report_scope_name(rec->spf[i].scope),
+		    mg_report_result_name(rec->spf[i].result)) < 0)
+			return -1;
+	return buf_append_char(v, '\n');
+}
+
+static int
+put_records(struct mg_rstore *s, const char *key, long long recv, const struct mg_report *r)
+{
+	struct buf v, line, k;
+	unsigned chunk = 0;
+	int rc = 0;
+
+	buf_init(&v, MG_KVDB_VALUE_MAX);
+	buf_init(&line, MG_KVDB_VALUE_MAX - 64);
+	buf_init(&k, MG_KVDB_KEY_MAX);
+	for (size_t i = 0; rc == 0 && i <= r->n_records; i++) {
+		if (i < r->n_records) {
+			buf_reset(&line);
+			if (record_line(&r->records[i], &line) < 0) {
+				rc = -1;
+				break;
+			}
+		}
+		if (v.len > 0 && (i == r->n_records || v.len + line.len > MG_RSTORE_CHUNK)) {
+			buf_reset(&k);
+			if (buf_printf(&k, "%s%c%06u", key, SEP, chunk++) < 0 ||
+			    mg_kvdb_put(s->rrec, k.data, k.len, v.data, v.len) < 0)
+				rc = -1;
+			buf_reset(&v);
+		}
+		if (i < r->n_records && v.len == 0 && buf_printf(&v, "recv=%lld\n", recv) < 0)
+			rc = -1;
+		if (i < r->n_records && buf_append(&v, line.data, line.len) < 0)
+			rc = -1;
+	}
+	buf_free(&v);
+	buf_free(&line);
+	buf_free(&k);
+	return rc;
+}
+
+struct sum_add {
+	long long recv;
+	unsigned long long add[MG_RSUM_COUNT];
+};
+
+/* "recv=<t> n0 n1 n2 n3 n4 n5" -> n; -1 when unreadable. */
+static int
+sum_parse(const char *v, size_t len, unsigned long long *n)
+{
+	struct slice rest = { v, len };
+	int i = -1;
+
+	while (rest.len > 0 && i < MG_RSUM_COUNT) {
+		const char *sp = memchr(rest.p, ' ', rest.len);
+		struct slice tok = { rest.p, sp != NULL ? (size_t)(sp - rest.p) : rest.len };
+
+		if (i >= 0 && strnum_slice_ull(tok, ~0ULL, &n[i], NULL) < 0)
+			return -1;
+		i++;
+		rest.p += tok.len + (sp != NULL);
+		rest.len -= tok.len + (sp != NULL);
+	}
+	return i == MG_RSUM_COUNT && rest.len == 0 ? 0 : -1;
+}
+
+static int
+sum_fn(void *arg, const void *old, size_t oldlen, struct buf *new_val)
+{
+	const struct sum_add *a = arg;
+	unsigned long long n[MG_RSUM_COUNT] = { 0 };
+
+	if (old != NULL && sum_parse(old, oldlen, n) < 0)
+		memset(n, 0, sizeof(n));	/* unreadable: start over */
+	for (int i = 0; i < MG_RSUM_COUNT; i++)
+		n[i] += a->add[i];
+	return buf_printf(new_val, "recv=%lld %llu %llu %llu %llu %llu %llu", a->recv, n[0], n[1],
+	    n[2], n[3], n[4], n[5]) < 0 ? -1 : MG_KVDB_STORE;
+}
+
+static int
+cmp_rec_ip(const void *a, const void *b)
+{
+	return strcmp((*(const struct mg_report_record *const *)a)->source_ip,
+	    (*(const struct mg_report_record *const *)b)->source_ip);
+}
+
+/* One mg_kvdb_update per distinct source IP of the report (records sorted by IP). */
+static int
+put_sums(struct mg_rstore *s, const char *domain, long long recv, const struct mg_report *r)
+{
+	const struct mg_report_record **v = xcalloc(r->n_records + 1, sizeof(*v));
+	char day[16], key[MG_REPORT_NAME_MAX + 80];
+	time_t t = (time_t)r->begin;
+	struct tm tm;
+	int rc = 0;
+
+	if (gmtime_r(&t, &tm) == NULL || strftime(day, sizeof(day), "%Y%m%d", &tm) == 0)
+		str_lcpy(day, "00000000", sizeof(day));
+	for (size_t i = 0; i < r->n_records; i++)
+		v[i] = &r->records[i];
+	qsort(v, r->n_records, sizeof(*v), cmp_rec_ip);
+	for (size_t i = 0; rc == 0 && i < r->n_records;) {
+		struct sum_add a = { .recv = recv };
+		size_t j = i;
+
+		for (; j < r->n_records && strcmp(v[j]->source_ip, v[i]->source_ip) == 0; j++) {
+			const struct mg_report_record *x = v[j];
+
+			a.add[MG_RSUM_MSGS] += x->count;
+			a.add[MG_RSUM_DMARC_PASS] += x->pol_dkim == MG_RR_PASS ||
+			    x->pol_spf == MG_RR_PASS ? x->count : 0;
+			a.add[MG_RSUM_DKIM_PASS] += x->pol_dkim == MG_RR_PASS ? x->count : 0;
+			a.add[MG_RSUM_SPF_PASS] += x->pol_spf == MG_RR_PASS ? x->count : 0;
+			a.add[MG_RSUM_QUARANTINE] += x->disposition == MG_RD_QUARANTINE ? x->count : 0;
+			a.add[MG_RSUM_REJECT] += x->disposition == MG_RD_REJECT ? x->count : 0;
+		}
+		if (str_fmt(key, sizeof(key), "%s%c%s%c%s", domain, SEP, day, SEP,
+		    v[i]->source_ip) < 0 || mg_kvdb_update(s->rsum, key, strlen(key), sum_fn, &a) < 0)
+			rc = -1;
+		i = j;
+	}
+	xfree(v);
+	return rc;
+}
+
+int
+mg_rstore_put(struct mg_rstore *s, const char *policy_domain, const struct mg_report *r,
+    long long recv, const char **error_r)
+{
+	char ident[MG_REPORT_IDENTITY_MAX], key[MG_REPORT_NAME_MAX + MG_REPORT_IDENTITY_MAX + 2];
+	struct buf v;
+	struct claim c = { .v = &v };
+	int rc;
+
+	if (strlen(policy_domain) > MG_REPORT_NAME_MAX || strchr(policy_domain, SEP) != NULL ||
+	    mg_report_identity(r, ident, sizeof(ident)) < 0 ||
+	    str_fmt(key, sizeof(key), "%s%c%s", policy_domain, SEP, ident) < 0) {
+		*error_r = "report key too long";
+		return -1;
+	}
+	buf_init(&v, MG_KVDB_VALUE_MAX);
+	rc = rpt_value(r, recv, &v) < 0 ? -1 : mg_kvdb_update(s->rpt, key, strlen(key), claim_fn, &c);
+	buf_free(&v);
+	if (rc < 0) {
+		*error_r = "storing the report failed";
+		return -1;
+	}
+	if (!c.stored)
+		return 0;
+	if (put_records(s, key, recv, r) < 0 || put_sums(s, policy_domain, recv, r) < 0) {
+		*error_r = "storing the records failed";
+		return -1;
+	}
+	return 1;
+}
+
+/* ---- reading: full scans through mg_kvdb_sweep with a keep function that keeps all ---- */
+
+struct scan {
+	const char *prefix;		/* "<domain>\x1f" */
+	size_t plen;
+	struct buf first;		/* first key seen: seeing it again means the walk wrapped */
+	int wrapped;
+	int ends;			/* times the walk reached the end of the table */
+	int (*collect)(void *arg, const char *key, size_t klen, const char *val, size_t vlen);
+	void *arg;
+	int failed;
+};
+
+static int
+scan_keep(void *arg, const void *key, size_t klen, const void *val, size_t vlen)
+{
+	struct scan *sc = arg;
+
+	if (sc->wrapped)
+		return 1;
+	if (sc->first.len == 0) {
+		if (buf_append(&sc->first, key, klen) < 0)
+			return -1;
+	} else if (sc->ends > 0 && klen == sc->first.len &&
+	    memcmp(key, sc->first.data, klen) == 0) {
+		sc->wrapped = 1;
+		return 1;
+	}
+	if (klen > sc->plen && memcmp(key, sc->prefix, sc->plen) == 0 &&
+	    sc->collect(sc->arg, key, klen, val, vlen) < 0)
+		sc->failed = 1;
+	return 1;
+}
+
+/* Visits every record of t once, from wherever the table's sweep position is, around to it
+ * again (a record may be seen twice if a transaction was retried: collectors de-duplicate). */
+static int
+scan(struct mg_kvdb_table *t, struct scan *sc)
+{
+	int r = 0;
+
+	buf_init(&sc->first, MG_KVDB_KEY_MAX);
+	for (long i = 0; i < SCAN_CALLS_MAX && !sc->wrapped && sc->ends < 2; i++) {
+		if ((r = mg_kvdb_sweep(t, scan_keep, sc, SCAN_CHUNK, NULL)) < 0)
+			break;
+		if (r == 1 && (sc->first.len == 0 || ++sc->ends == 2))
+			break;
+	}
+	buf_free(&sc->first);
+	return r < 0 || sc->failed ? -1 : 0;
+}
+
+struct list_ctx {
+	struct mg_rstore_info *v;
+	size_t n, cap;
+};
+
+static int
+list_collect(void *arg, const char *key, size_t klen, const char *val, size_t vlen)
+{
+	struct list_ctx *c = arg;
+	struct mg_rstore_info *x;
+	const char *sep = memchr(key, SEP, klen);
+
+	if (c->n >= LIST_HARD_MAX || sep == NULL || (size_t)(sep - key) > MG_REPORT_NAME_MAX ||
+	    klen - (size_t)(sep - key) > MG_REPORT_IDENTITY_MAX || vlen < 7 ||
+	    memcmp(val, "mgrpt1 ", 7) != 0)
+		return 0;
+	if (c->n == c->cap) {
+		c->cap = c->cap ? c->cap * 2 : 16;
+		c->v = xreallocarray(c->v, c->cap, sizeof(*c->v));
+	}
+	x = &c->v[c->n++];
+	memset(x, 0, sizeof(*x));
+	memcpy(x->domain, key, (size_t)(sep - key));
+	memcpy(x->identity, sep + 1, klen - (size_t)(sep - key) - 1);
+	(void)field(val, vlen, "org", x->org, sizeof(x->org));
+	(void)field(val, vlen, "id", x->report_id, sizeof(x->report_id));
+	x->recv = field_ll(val, vlen, "recv");
+	x->begin = field_ll(val, vlen, "begin");
+	x->end = field_ll(val, vlen, "end");
+	x->records = (unsigned long long)field_ll(val, vlen, "records");
+	x->total = (unsigned long long)field_ll(val, vlen, "total");
+	return 0;
+}
+
+static int
+cmp_info(const void *a, const void *b)
+{
+	const struct mg_rstore_info *x = a, *y = b;
+
+	if (x->end != y->end)
+		return x->end > y->end ? -1 : 1;
+	if (x->recv != y->recv)
+		return x->recv > y->recv ? -1 : 1;
+	return strcmp(x->identity, y->identity);
+}
+
+static char *
+prefix_of(const char *domain)
+{
+	return xasprintf("%s%c", domain, SEP);
+}
+
+int
+mg_rstore_list(struct mg_rstore *s, const char *domain, size_t max,
+    struct mg_rstore_info **out, size_t *n_r)
+{
+	struct list_ctx c = { 0 };
+	struct scan sc = { .collect = list_collect, .arg = &c };
+	char *prefix = prefix_of(domain);
+	size_t n = 0;
+	int rc;
+
+	sc.prefix = prefix;
+	sc.plen = strlen(prefix);
+	rc = scan(s->rpt, &sc);
+	xfree(prefix);
+	if (c.n > 0)
+		qsort(c.v, c.n, sizeof(*c.v), cmp_info);
+	for (size_t i = 0; i < c.n; i++)	/* drop doubles (retried sweep transactions) */
+		if (n == 0 || strcmp(c.v[n - 1].identity, c.v[i].identity) != 0)
+			c.v[n++] = c.v[i];
+	*out = c.v;
+	*n_r = n < max ? n : max;
+	return rc;
+}
+
+struct sum_ctx {
+	char since[16];			/* yyyymmdd */
+	struct mg_rstore_sum *v;
+	char (*keys)[MG_REPORT_NAME_MAX + 80];
+	size_t n, cap;
+};
+
+static int
+sum_collect(void *arg, const char *key, size_t klen, const char *val, size_t vlen)
+{
+	struct sum_ctx *c = arg;
+	const char *d = memchr(key, SEP, klen), *ip;
+
+	if (d == NULL || c->n >= SUM_HARD_MAX || klen >= sizeof(c->keys[0]) ||
+	    (ip = memchr(d + 1, SEP, klen - (size_t)(d + 1 - key))) == NULL ||
+	    ip - d - 1 != 8 || memcmp(d + 1, c->since, 8) < 0 ||
+	    (size_t)(key + klen - ip - 1) >= sizeof(c->v[0].ip))
+		return 0;
+	if (c->n == c->cap) {
+		c->cap = c->cap ? c->cap * 2 : 16;
+		c->v = xreallocarray(c->v, c->cap, sizeof(*c->v));
+		c->keys = xreallocarray(c->keys, c->cap, sizeof(*c->keys));
+	}
+	memset(&c->v[c->n], 0, sizeof(c->v[0]));
+	if (sum_parse(val, vlen, c->v[c->n].n) < 0)
+		return 0;
+	memcpy(c->v[c->n].ip, ip + 1, (size_t)(key + klen - ip - 1));
+	memcpy(c->keys[c->n], key, klen);
+	c->keys[c->n][klen] = '\0';
+	c->n++;
+	return 0;
+}
+
+static int
+cmp_order_key(const void *a, const void *b, void *arg)
+{
+	const struct sum_ctx *c = arg;
+
+	return strcmp(c->keys[*(const size_t *)a], c->keys[*(const size_t *)b]);
+}
+
+static int
+cmp_sum_ip(const void *a, const void *b)
+{
+	return strcmp(((const struct mg_rstore_sum *)a)->ip, ((const struct mg_rstore_sum *)b)->ip);
+}
+
+static int
+cmp_sum_msgs(const void *a, const void *b)
+{
+	const struct mg_rstore_sum *x = a, *y = b;
+
+	if (x->n[MG_RSUM_MSGS] != y->n[MG_RSUM_MSGS])
+		return x->n[MG_RSUM_MSGS] > y->n[MG_RSUM_MSGS] ? -1 : 1;
+	return strcmp(x->ip, y->ip);
+}
+
+int
+mg_rstore_summary(struct mg_rstore *s, const char *domain, long long since,
+    struct mg_rstore_sum **out, size_t *n_r)
+{
+	struct sum_ctx c = { 0 };
+	struct scan sc = { .collect = sum_collect, .arg = &c };
+	char *prefix = prefix_of(domain);
+	time_t t = (time_t)(since > 0 ? since : 0);
+	struct tm tm;
+	size_t n = 0, *order;
+	int rc;
+
+	if (gmtime_r(&t, &tm) == NULL || strftime(c.since, sizeof(c.since), "%Y%m%d", &tm) == 0)
+		str_lcpy(c.since, "00000000", sizeof(c.since));
+	sc.prefix = prefix;
+	sc.plen = strlen(prefix);
+	rc = scan(s->rsum, &sc);
+	xfree(prefix);
+	/* doubles of one key (retried transactions) first, then one row per IP over the days */
+	order = xcalloc(c.n + 1, sizeof(*order));
+	for (size_t i = 0; i < c.n; i++)
+		order[i] = i;
+	if (c.n > 0)
+		qsort_r(order, c.n, sizeof(*order), cmp_order_key, &c);
+	if (c.n > 0) {
+		struct mg_rstore_sum *u = xcalloc(c.n, sizeof(*u));
+
+		for (size_t i = 0; i < c.n; i++)
+			if (i == 0 || strcmp(c.keys[order[i - 1]], c.keys[order[i]]) != 0)
+				u[n++] = c.v[order[i]];
+		xfree(c.v);
+		c.v = u;
+	}
+	xfree(order);
+	xfree(c.keys);
+	if (n > 0)
+		qsort(c.v, n, sizeof(*c.v), cmp_sum_ip);
+	c.n = n;
+	n = 0;
+	for (size_t i = 0; i < c.n; i++) {
+		if (n > 0 && strcmp(c.v[n - 1].ip, c.v[i].ip) == 0) {
+			for (int k = 0; k < MG_RSUM_COUNT; k++)
+				c.v[n - 1].n[k] += c.v[i].n[k];
+		} else
+			c.v[n++] = c.v[i];
+	}
+	if (n > 0)
+		qsort(c.v, n, sizeof(*c.v), cmp_sum_msgs);
+	*out = c.v;
+	*n_r = n;
+	return rc;
+}
+
+long long
+mg_rstore_records(struct mg_rstore *s, const char *domain, const char *identity,
+    struct buf *out)
+{
+	struct buf k, v;
+	long long n = 0;
+	int r = 1;
+
+	buf_init(&k, MG_KVDB_KEY_MAX);
+	buf_init(&v, MG_KVDB_VALUE_MAX);
+	for (unsigned chunk = 0; r == 1 && chunk < 1000000; chunk++) {
+		const char *nl;
+
+		buf_reset(&k);
+		if (buf_printf(&k, "%s%c%s%c%06u", domain, SEP, identity, SEP, chunk) < 0 ||
+		    (r = mg_kvdb_get(s->rrec, k.data, k.len, &v)) < 0)
+			n = -1;
+		if (r != 1 || (nl = memchr(v.data, '\n', v.len)) == NULL)
+			break;
+		for (const char *p = nl + 1; p < v.data + v.len; p++)
+			n += *p == '\n';
+		if (buf_append(out, nl + 1, v.len - (size_t)(nl + 1 - v.data)) < 0)
+			n = -1;
+	}
+	buf_free(&k);
+	buf_free(&v);
+	return n;
+}
+
+/* ---- expiry ---- */
+
+struct expire_ctx {
+	long long cutoff;
+};
+
+static int
+expire_keep(void *arg, const void *key, size_t klen, const void *val, size_t vlen)
+{
+	const struct expire_ctx *e = arg;
+	const char *v = val;
+	long long recv;
+
+	(void)key;
+	(void)klen;
+	if (vlen > 7 && memcmp(v, "mgrpt1 ", 7) == 0)
+		recv = field_ll(v, vlen, "recv");
+	else {			/* "recv=<t>\n..." or "recv=<t> ..." */
+		char num[24];
+		size_t i = 5, o = 0;
+
+		if (vlen < 6 || memcmp(v, "recv=", 5) != 0)
+			return 0;	/* not ours: unreadable, dropped */
+		for (; i < vlen && v[i] >= '0' && v[i] <= '9' && o + 1 < sizeof(num); i++)
+			num[o++] = v[i];
+		num[o] = '\0';
+		if (strnum_ll(num, 0, 1LL << 62, &recv, NULL) < 0)
+			return 0;
+	}
+	return recv >= e->cutoff;
+}
+
+int
+mg_rstore_expire(struct mg_rstore *s, long long now, long long retention, size_t max_items,
+    size_t *removed_r)
+{
+	struct expire_ctx e = { .cutoff = now - retention };
+	struct mg_kvdb_table *t[3] = { s->rpt, s->rrec, s->rsum };
+	int rc = 0;
+
+	for (int i = 0; i < 3; i++)
+		if (mg_kvdb_sweep(t[i], expire_keep, &e, max_items, removed_r) < 0)
+			rc = -1;
+	return rc;
+}
