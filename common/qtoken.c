@@ -76,20 +76,15 @@ qt_b64_encode(const uint8_t *in, size_t n, char *out, size_t size)
 	return (int)o;
 }
 
+/* The url-safe alphabet (RFC 4648 §5): '-' and '_' where §4 has '+' and '/'. */
 static int
 qt_b64_val(unsigned char c)
 {
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
 	if (c == '-')
 		return 62;
 	if (c == '_')
 		return 63;
-	return -1;
+	return c == '+' || c == '/' ? -1 : str_base64_digit(c);
 }
 
 /* Strict decoding: only the url alphabet, no padding, no length of 1 mod 4, and the unused low

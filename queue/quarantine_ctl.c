@@ -121,6 +121,20 @@ put_lines(struct buf *out, const char *text, size_t len, const char *indent, siz
 	}
 }
 
+/* A header field value unfolded (RFC 5322 §2.2.3: CRLF before white space removed) and
+ * cleaned, at most max octets. */
+static void
+put_header_value(const char *v, size_t max, struct buf *out)
+{
+	char tmp[QUAR_HEADER_SHOW_MAX + 1];
+	size_t n = 0;
+
+	for (; *v && n < max && n < sizeof(tmp) - 1; v++)
+		if (*v != '\r' && *v != '\n')
+			tmp[n++] = *v;
+	(void)quar_clean(tmp, n, max, out);
+}
+
 static void
 show_text(const struct quar_rec *r, const struct envelope *env, const struct mime_msg *mm,
     struct buf *out)
@@ -147,8 +161,7 @@ show_text(const struct quar_rec *r, const struct envelope *env, const struct mim
 	for (size_t i = 0; i < p->n_headers && i < QUAR_HEADERS_SHOW_MAX; i++) {
 		(void)quar_clean(p->headers[i].name, strlen(p->headers[i].name), 100, out);
 		buf_append_str(out, ": ");
-		(void)quar_clean(p->headers[i].value, strlen(p->headers[i].value),
-		    QUAR_HEADER_SHOW_MAX, out);
+		put_header_value(p->headers[i].value, QUAR_HEADER_SHOW_MAX, out);
 		buf_append_char(out, '\n');
 		if (out->len > QUAR_SHOW_MAX / 2)
 			break;
@@ -186,8 +199,7 @@ show_json(const struct quar_rec *r, const struct envelope *env, const struct mim
 		(void)quar_json_str(out, tmp.data ? tmp.data : "");
 		buf_append_char(out, ',');
 		buf_reset(&tmp);
-		(void)quar_clean(p->headers[i].value, strlen(p->headers[i].value),
-		    QUAR_HEADER_SHOW_MAX, &tmp);
+		put_header_value(p->headers[i].value, QUAR_HEADER_SHOW_MAX, &tmp);
 		(void)quar_json_str(out, tmp.data ? tmp.data : "");
 		buf_append_char(out, ']');
 	}
