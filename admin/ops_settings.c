@@ -34,24 +34,6 @@ key_is_choices(const struct ops_key *k, const char *const **choices_r)
 	return 1;
 }
 
-/* 1 when word is one of the words of list (separated by blanks or commas, as the loader reads
- * a T_LAYERS value). */
-static int
-has_word(const char *list, const char *word)
-{
-	size_t wl = strlen(word);
-
-	for (const char *p = list; *p != '\0';) {
-		size_t len = strcspn(p, " ,\t");
-
-		if (len == wl && strncmp(p, word, wl) == 0)
-			return 1;
-		p += len;
-		p += strspn(p, " ,\t");
-	}
-	return 0;
-}
-
 /* Values of key as written in f (one per line for repeatable keys), at most max (copies). */
 static size_t
 file_values(const struct cfg_file *f, const char *key, char **vals, size_t max)
@@ -169,7 +151,7 @@ render_choices(struct buf *o, const struct ops_key *k, const char *const *choice
 	    "<fieldset id=\"f-%s\" class=\"checks\">", k->name, k->name);
 	for (size_t c = 0; choices != NULL && choices[c] != NULL; c++)
 		html_printf(o, "<label><input type=\"checkbox\" name=\"%s\" value=\"%s\"%s> "
-		    "%s</label> ", k->name, choices[c], has_word(val, choices[c]) ? " checked" : "",
+		    "%s</label> ", k->name, choices[c], cfg_list_has_word(val, choices[c]) ? " checked" : "",
 		    choices[c]);
 	buf_append_str(o, "</fieldset>\n");
 }

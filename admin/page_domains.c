@@ -189,21 +189,6 @@ shown_value(const struct http_request *req, int from_form, const struct cfg_file
 	}
 }
 
-static int
-has_word(const char *list, const char *word)
-{
-	size_t wl = strlen(word);
-
-	for (const char *p = list; *p != '\0';) {
-		size_t len = strcspn(p, " ,\t");
-		if (len == wl && strncmp(p, word, wl) == 0)
-			return 1;
-		p += len;
-		p += strspn(p, " ,\t");
-	}
-	return 0;
-}
-
 static void
 render_input(struct buf *out, const struct act_key *k, const char *name, const char *value)
 {
@@ -229,7 +214,7 @@ render_input(struct buf *out, const struct act_key *k, const char *name, const c
 		for (size_t i = 0; k->choices && k->choices[i]; i++)
 			html_printf(out, "<label><input type=\"checkbox\" name=\"%s\" value=\"%s\"%s> "
 			    "%s</label> ", name, k->choices[i],
-			    has_word(value, k->choices[i]) ? " checked" : "", k->choices[i]);
+			    cfg_list_has_word(value, k->choices[i]) ? " checked" : "", k->choices[i]);
 		buf_append_str(out, "</fieldset>");
 		break;
 	case ACT_TEXT:

@@ -52,6 +52,9 @@ int cfg_setting_info(const char *name, int per_domain, struct cfg_setting_info *
 /* 1 when s is a domain name as the loader accepts it in settings (LDH labels, not checked for
  * case). */
 int cfg_is_domain_name(const char *s);
+/* 1 when word is one of the words of a list value (blank- or comma-separated, as the loader
+ * reads T_LAYERS values such as disable_layers). */
+int cfg_list_has_word(const char *list, const char *word);
 /* The settings of one scope in table order; returns the count (at most max stored). */
 size_t cfg_settings_list(int per_domain, struct cfg_setting_info *out, size_t max);
 /* Replaces the first line that sets key (keeping its position, its layout up to the value, any

@@ -68,3 +68,19 @@ cfg_is_domain_name(const char *s)
 {
 	return config_is_domain_name(s, strlen(s));
 }
+
+int
+cfg_list_has_word(const char *list, const char *word)
+{
+	size_t wl = strlen(word);
+
+	for (const char *p = list; *p != '\0';) {
+		size_t len = strcspn(p, " ,\t");
+
+		if (len == wl && strncmp(p, word, wl) == 0)
+			return 1;
+		p += len;
+		p += strspn(p, " ,\t");
+	}
+	return 0;
+}
