@@ -83,6 +83,7 @@ struct mg_domain {
 	int dkim_sign;
 	enum mg_dkim_alg dkim_algorithm;
 	char *dmarc_rua;	/* address or NULL */
+	char *tlsrpt_rua;	/* address or NULL (incoming RFC 8460 reports) */
 	char *digest_from;	/* address or NULL */
 	enum mg_tls_policy tls_policy;
 	struct mg_header_rule *header_rewrite;
@@ -194,6 +195,7 @@ struct mg_config {
 	long long dmarc_report_delay;
 	int dmarc_rua_keep;		/* deliver incoming report mail to the back-end too */
 	long long dmarc_rua_retention;	/* parsed incoming reports kept this long */
+	long long tlsrpt_rua_retention;	/* parsed incoming TLS reports kept this long */
 	/* [global] admin console (issue H: admin/) */
 	char **admin_listen;	/* HTTPS console listeners, like listen; empty = no console */
 	size_t n_admin_listen;

@@ -384,14 +384,20 @@ const struct setting config_settings[] = {
 	{ .name = "dmarc_report_delay", .scope = SCOPE_GLOBAL, .type = T_DURATION, .def = "1h",
 	  .min = 0, .max = 23 * HOUR, .reloadable = 1, .issue = "A", GI(dmarc_report_delay),
 	  .doc = "Time after 00:00 UTC at which the previous day's aggregate reports are made." },
-	{ .name = "dmarc_rua_keep", .scope = SCOPE_GLOBAL, .type = T_BOOL, .def = "yes",
-	  .reloadable = 1, .issue = "I", .off = G(dmarc_rua_keep, int),
-	  .doc = "Also deliver mail to a domain's dmarc_rua address to its back-end after parsing "
-		 "the report (no: parsed and stored only)." },
+	{ .name = "dmarc_rua_keep", .scope = SCOPE_GLOBAL, .type = T_BOOL, .def = "no",
+	  .reloadable = 1, .issue = "A", .off = G(dmarc_rua_keep, int),
+	  .doc = "Also deliver mail to a domain's dmarc_rua (and tlsrpt_rua) address to its "
+		 "back-end after parsing the report. no: a message whose reports were all stored "
+		 "(synced to disk before the 250 reply) is not delivered; one with nothing "
+		 "parseable in it is delivered as usual, so no mail is lost." },
 	{ .name = "dmarc_rua_retention", .scope = SCOPE_GLOBAL, .type = T_DURATION, .def = "180d",
 	  .min = DAY, .max = 3650 * DAY, .reloadable = 1, .issue = "A", GI(dmarc_rua_retention),
 	  .doc = "How long parsed incoming DMARC aggregate reports and their per-source-IP "
 		 "summaries are kept." },
+	{ .name = "tlsrpt_rua_retention", .scope = SCOPE_GLOBAL, .type = T_DURATION,
+	  .def = "180d", .min = DAY, .max = 3650 * DAY, .reloadable = 1, .issue = "A",
+	  GI(tlsrpt_rua_retention),
+	  .doc = "How long parsed incoming TLS reports (RFC 8460) are kept." },
 	{ .name = "admin_listen", .scope = SCOPE_GLOBAL, .type = T_LISTEN, .def = "127.0.0.1:8443",
 	  .reloadable = 0, .issue = "A", .off = G(admin_listen, char **),
 	  .off2 = G(n_admin_listen, size_t), .flags = SET_EMPTY_OK,
@@ -485,6 +491,10 @@ const struct setting config_settings[] = {
 	  .reloadable = 1, .issue = "A", .off = D(dmarc_rua, char *), .flags = SET_EMPTY_OK,
 	  .doc = "Address of the domain that receives DMARC aggregate reports; MailGuard parses "
 		 "the reports sent there. Empty: none." },
+	{ .name = "tlsrpt_rua", .scope = SCOPE_DOMAIN, .type = T_ADDRESS, .def = "",
+	  .reloadable = 1, .issue = "A", .off = D(tlsrpt_rua, char *), .flags = SET_EMPTY_OK,
+	  .doc = "Address of the domain that receives SMTP TLS reports (RFC 8460, the rua of its "
+		 "_smtp._tls record); MailGuard parses the reports sent there. Empty: none." },
 	{ .name = "digest_from", .scope = SCOPE_DOMAIN, .type = T_ADDRESS, .def = "",
 	  .reloadable = 1, .issue = "A", .off = D(digest_from, char *), .flags = SET_EMPTY_OK,
 	  .doc = "Sender address of the quarantine digests sent to the domain's users. Empty: "

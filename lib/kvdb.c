@@ -543,6 +543,19 @@ mg_kvdb_checkpoint(struct mg_kvdb *kv, const char **error_r)
 	return 0;
 }
 
+int
+mg_kvdb_flush(struct mg_kvdb *kv, const char **error_r)
+{
+	int r;
+
+	if ((r = kv->env->log_flush(kv->env, NULL)) != 0) {
+		log_err("kvdb: %s: log flush: %s", kv->dir, db_strerror(r));
+		*error_r = "log flush failed";
+		return -1;
+	}
+	return 0;
+}
+
 static int
 kvdb_name_ok(const char *name)
 {

@@ -86,6 +86,12 @@ int mg_kvdb_sweep(struct mg_kvdb_table *t, mg_kvdb_keep_fn *keep, void *arg, siz
  * Returns 0 or -1 with *error_r (static). */
 int mg_kvdb_checkpoint(struct mg_kvdb *kv, const char **error_r);
 
+/* Makes every transaction committed so far durable: writes and fsyncs the log (commits are
+ * WRITE_NOSYNC otherwise, lib/kvdb.c). For the rare writes that are the only copy of something
+ * (incoming DMARC reports when their mail is not delivered). Blocking: worker threads only.
+ * Returns 0 or -1 with *error_r (static). */
+int mg_kvdb_flush(struct mg_kvdb *kv, const char **error_r);
+
 /* The directory of the environment (owned by kv). */
 const char *mg_kvdb_dir(const struct mg_kvdb *kv);
 

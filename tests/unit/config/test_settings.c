@@ -136,7 +136,7 @@ test_in_effect(void)
 		    config_setting_in_effect(&config_settings[i]))
 			buf_printf(&b, "%s%s", b.len ? " " : "", config_settings[i].name);
 	CHECK_STR(b.data, "transport spam_reject spam_quarantine greylist dkim_sign dkim_algorithm "
-	    "dmarc_rua digest_from tls_policy header_rewrite outbound_rate outbound_ips "
+	    "dmarc_rua tlsrpt_rua digest_from tls_policy header_rewrite outbound_rate outbound_ips "
 	    "disable_layers");
 	buf_free(&b);
 }
