@@ -61,6 +61,18 @@ static const struct {
 		"Domains whose DKIM key switch is withheld because DNS does not publish the new key." },
 	[M_TLS_INBOUND] = { "tls_inbound_total", "counter",
 		"Completed inbound TLS handshakes (STARTTLS and implicit TLS)." },
+	[M_DMARC_REPORTS_STORED] = { "dmarc_reports_stored_total", "counter",
+		"Incoming DMARC aggregate reports parsed and stored." },
+	[M_DMARC_REPORTS_DUPLICATE] = { "dmarc_reports_duplicate_total", "counter",
+		"Incoming DMARC aggregate reports already stored (same reporter and report id)." },
+	[M_DMARC_REPORTS_REFUSED] = { "dmarc_reports_refused_total", "counter",
+		"Incoming DMARC report mails or files refused (unparseable, over a limit, other domain)." },
+	[M_TLS_REPORTS_STORED] = { "tls_reports_stored_total", "counter",
+		"Incoming SMTP TLS reports (RFC 8460) parsed and stored." },
+	[M_TLS_REPORTS_DUPLICATE] = { "tls_reports_duplicate_total", "counter",
+		"Incoming SMTP TLS reports already stored." },
+	[M_TLS_REPORTS_REFUSED] = { "tls_reports_refused_total", "counter",
+		"Incoming SMTP TLS report mails or files refused." },
 };
 
 /* Per-domain families: each MD_* counter is one label value of one family. */

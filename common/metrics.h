@@ -26,6 +26,12 @@ enum metric {
 	M_DKIM_SIGN_FAILURES,		/* counter */
 	M_DKIM_ROTATION_ALERTS,		/* gauge: domains whose key switch is withheld (DNS) */
 	M_TLS_INBOUND,			/* counter: STARTTLS/implicit TLS handshakes completed */
+	M_DMARC_REPORTS_STORED,		/* counter: incoming DMARC aggregate reports stored */
+	M_DMARC_REPORTS_DUPLICATE,	/* counter: ... already stored (same org and report id) */
+	M_DMARC_REPORTS_REFUSED,	/* counter: ... refused (garbage, caps, foreign domain) */
+	M_TLS_REPORTS_STORED,		/* counter: incoming TLS reports (RFC 8460) stored */
+	M_TLS_REPORTS_DUPLICATE,	/* counter */
+	M_TLS_REPORTS_REFUSED,		/* counter */
 	M_METRIC_COUNT_
 };
 
