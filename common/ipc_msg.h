@@ -4,7 +4,7 @@
  * each exchange). Bump IPC_VERSION whenever a message or its payload changes. Payload layouts are
  * written next to each type as the sequence of ipc_put_* calls; readers mirror them exactly. */
 
-#define IPC_VERSION 4
+#define IPC_VERSION 5
 
 enum ipc_type {
 	/* role -> supervisor: u32 IPC_VERSION, str role name. Sent once set-up is complete. */
@@ -72,7 +72,9 @@ enum ipc_type {
 	IPC_FILTER_CHECK,
 	/* filter -> smtpd, id = request: u32 enum filter_action, str enhanced status, str reply
 	 * text (no code), str score ("%.2f"), str symbols ("NAME(score),..."), str headers (header
-	 * fields to prepend, one per line, unfolded, '\n'-separated, no CR), str log detail. */
+	 * fields to prepend, one per line, unfolded, '\n'-separated, no CR), str log detail, str
+	 * consumed recipients ('\n' after each; issue I, dmarc_rua_keep = no: their incoming
+	 * reports were stored and synced, smtpd records them delivered; "" = none). */
 	IPC_FILTER_VERDICT,
 	/* smtpd -> filter, id = 0: str sid. The session ended: drop its state. */
 	IPC_FILTER_END,

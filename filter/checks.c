@@ -17,6 +17,7 @@
 #include "dkim/dkim.h"
 #include "dmarc/dmarc.h"
 #include "filter/content.h"
+#include "filter/dmarc_rua.h"
 #include "filter/filter_int.h"
 #include "lib/log.h"
 #include "lib/str.h"
@@ -108,6 +109,8 @@ check_job_free(struct check_job **jp)
 		return;
 	if (j->fd >= 0)
 		close(j->fd);
+	dmarc_rua_set_free(&j->rua);
+	buf_free(&j->consumed);
 	envelope_clear(&j->env);
 	buf_free(&j->headers);
 	filter_gen_unref(&j->g);
@@ -519,6 +522,10 @@ headers:
 	build_headers(j, &ar);
 done:
 	set_reply(j);
+	/* report mail: stored before the verdict; consumed only if delivered (a quarantined one
+	 * stays whole for the operator) */
+	if (j->rua != NULL && (j->action == FILTER_DELIVER || j->action == FILTER_QUARANTINE))
+		dmarc_rua_ingest(j->rua, j->fd, j->action == FILTER_DELIVER, &j->consumed);
 	buf_free(&hdr);
 	buf_free(&ar);
 }

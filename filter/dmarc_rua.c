@@ -1,12 +1,15 @@
-/* dmarc_rua.c: incoming DMARC aggregate reports (issue I). A message (inbound CHECK) with a
- * recipient equal, case-insensitively, to its protected domain's dmarc_rua address also gets a
- * pool job of its own: the message (read-only fd, mapped) goes through mg_report_extract and
- * mg_report_parse_xml (dmarc/report.h, with its caps), and every report whose policy_published
- * domain is that protected domain or a subdomain of it is stored (dmarc/report_store.c, the
- * filter's Berkeley DB environment); reports about other domains are refused. One log line per
- * report or per refused message. The verdict is not touched: the message is delivered to the
- * back-end like any other (dmarc_rua_keep = yes, the only mode so far). Loop thread for
- * dmarc_rua_submit, init, fini; the job runs on a worker. */
+/* dmarc_rua.c: incoming DMARC aggregate reports and TLS reports (issue I). A message (inbound
+ * CHECK) with a recipient equal, case-insensitively, to its protected domain's dmarc_rua (or
+ * tlsrpt_rua) address is read (read-only fd, mapped): mg_report_extract and mg_report_parse_xml
+ * (dmarc/report.h, with its caps) for DMARC, tlsrpt_rua_ingest for TLS reports, and every
+ * report whose policy domain is that protected domain or a subdomain of it is stored
+ * (dmarc/report_store.c, the filter's Berkeley DB environment); reports about other domains are
+ * refused. One log line per report or per refused message, counters M_*_REPORTS_*.
+ * dmarc_rua_keep = yes: a pool job of its own parses beside the delivery. no: the check job
+ * parses before its verdict and, when reports were stored and synced, names the report
+ * recipients as consumed (smtpd records them delivered: the back-end never sees them); mail
+ * with nothing usable in it is delivered as usual. Loop thread for dmarc_rua_submit, init,
+ * fini; jobs and dmarc_rua_ingest run on a worker. */
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -16,24 +19,36 @@
 #include "dmarc/dmarc.h"
 #include "filter/dmarc_rua.h"
 #include "filter/filter_int.h"
+#include "filter/tlsrpt_rua.h"
+#include "common/metrics.h"
 #include "lib/log.h"
 #include "lib/sanitize.h"
 #include "lib/str.h"
 #include "lib/xalloc.h"
 
-#define RUA_DOMAINS_MAX 8		/* protected domains one message can report to */
 #define RUA_MESSAGE_MAX (64LL * 1024 * 1024)	/* octets looked at (smtpd caps messages first) */
 
 static struct mg_rstore *rstore;
 
-struct rua_job {
-	struct workq_job w;
-	int fd;
+/* TEMP-WEAK: until filter/tlsrpt_rua.c lands (helper tlsin); removed at integration */
+extern __typeof__(tlsrpt_rua_ingest) tlsrpt_rua_ingest __attribute__((weak));
+
+/* What one message brings: per kind, the protected domains whose report address is among its
+ * recipients, and those recipients. */
+struct rua_set {
+	char domains[RUA_KINDS][RUA_DOMAINS_MAX][MG_REPORT_NAME_MAX + 1];
+	size_t n_domains[RUA_KINDS];
+	const char *rcpts[RUA_KINDS][RUA_RCPTS_MAX];	/* borrowed from the check job's envelope */
+	size_t n_rcpts[RUA_KINDS];
 	char sid[17];
 	char qid[QUEUE_ID_LEN + 1];
 	long long max_size;
-	char domains[RUA_DOMAINS_MAX][MG_REPORT_NAME_MAX + 1];
-	size_t n_domains;
+};
+
+struct rua_job {
+	struct workq_job w;
+	int fd;
+	struct rua_set set;
 };
 
 void
@@ -62,14 +77,15 @@ dmarc_rua_expire(long long now, long long retention, size_t max_items, size_t *r
 	return mg_rstore_expire(rstore, now, retention, max_items, removed_r);
 }
 
-/* The protected domain whose dmarc_rua is rcpt, or NULL. Only the recipient's own domain is
- * looked at (one bsearch): an rua address must be in the domain it serves. */
+/* The protected domain whose report address of kind k is rcpt, or NULL. Only the recipient's
+ * own domain is looked at (one bsearch): a report address must be in the domain it serves. */
 static const struct mg_domain *
-rua_domain(const struct mg_config *cfg, const char *rcpt)
+rua_domain(const struct mg_config *cfg, const char *rcpt, enum rua_kind k)
 {
 	const char *at = strrchr(rcpt, '@');
 	char dom[MG_REPORT_NAME_MAX + 1];
 	const struct mg_domain *d;
+	const char *addr;
 	size_t i;
 
 	if (at == NULL || strlen(at + 1) >= sizeof(dom))
@@ -77,8 +93,10 @@ rua_domain(const struct mg_config *cfg, const char *rcpt)
 	for (i = 0; at[1 + i] != '\0'; i++)
 		dom[i] = (char)(at[1 + i] >= 'A' && at[1 + i] <= 'Z' ? at[1 + i] + 32 : at[1 + i]);
 	dom[i] = '\0';
-	if ((d = config_domain_find(cfg, dom)) == NULL || d->dmarc_rua == NULL ||
-	    d->dmarc_rua[0] == '\0' || strcasecmp(d->dmarc_rua, rcpt) != 0)
+	if ((d = config_domain_find(cfg, dom)) == NULL)
+		return NULL;
+	addr = k == RUA_DMARC ? d->dmarc_rua : d->tlsrpt_rua;
+	if (addr == NULL || addr[0] == '\0' || strcasecmp(addr, rcpt) != 0)
 		return NULL;
 	return d;
 }
@@ -94,16 +112,22 @@ within(const char *pd, const char *dom)
 }
 
 static const char *
-protected_for(const struct rua_job *j, const char *pd)
+protected_for(const struct rua_set *set, const char *pd)
 {
-	for (size_t i = 0; i < j->n_domains; i++)
-		if (within(pd, j->domains[i]))
-			return j->domains[i];
+	for (size_t i = 0; i < set->n_domains[RUA_DMARC]; i++)
+		if (within(pd, set->domains[RUA_DMARC][i]))
+			return set->domains[RUA_DMARC][i];
 	return NULL;
 }
 
+static const char *
+qid_or(const struct rua_set *set)
+{
+	return set->qid[0] ? set->qid : "NOQUEUE";
+}
+
 static void
-log_report(const struct rua_job *j, const struct mg_report *r, const char *result,
+log_report(const struct rua_set *set, const struct mg_report *r, const char *result,
     const char *text)
 {
 	char org[SANITIZE_MAX + 4], id[SANITIZE_MAX + 4], dom[SANITIZE_MAX + 4];
@@ -112,63 +136,108 @@ log_report(const struct rua_job *j, const struct mg_report *r, const char *resul
 	sanitize(id, r->report_id, strlen(r->report_id));
 	sanitize(dom, r->policy.domain, strlen(r->policy.domain));
 	log_info("%s %s dmarc_rua domain=%s org=%s id=%s records=%zu total=%llu result=%s%s%s",
-	    j->sid, j->qid[0] ? j->qid : "NOQUEUE", dom, org, id, r->n_records, r->total, result,
+	    set->sid, qid_or(set), dom, org, id, r->n_records, r->total, result,
 	    text[0] ? " detail=" : "", text);
 }
 
-static void
-store_one(struct rua_job *j, const struct mg_report_blob *b, long long now)
+/* Parses and stores one XML document. Returns 1 stored or duplicate, 0 refused, -1 storage
+ * error. */
+static int
+store_one(const struct rua_set *set, const struct mg_report_blob *b, long long now)
 {
 	struct mg_report_err e = { 0 };
 	struct mg_report *r;
 	const char *mine, *err = "";
-	int rc;
+	int rc = 0;
 
 	if ((r = mg_report_parse_xml(b->data, b->len, NULL, &e)) == NULL) {
-		log_info("%s %s dmarc_rua domain=%s result=%s detail=%s", j->sid,
-		    j->qid[0] ? j->qid : "NOQUEUE", j->domains[0], mg_report_reason_name(e.reason),
-		    e.text);
-		return;
+		log_info("%s %s dmarc_rua domain=%s result=%s detail=%s", set->sid, qid_or(set),
+		    set->domains[RUA_DMARC][0], mg_report_reason_name(e.reason), e.text);
+		metrics_inc(M_DMARC_REPORTS_REFUSED, 1);
+		return 0;
 	}
-	if ((mine = protected_for(j, r->policy.domain)) == NULL)
-		log_report(j, r, "foreign_domain", "");
-	else if (rstore == NULL)
-		log_report(j, r, "no_store", "");
-	else if ((rc = mg_rstore_put(rstore, r->policy.domain, r, now, &err)) < 0)
-		log_report(j, r, "store_error", err);
-	else
-		log_report(j, r, rc == 1 ? "stored" : "duplicate", "");
+	if ((mine = protected_for(set, r->policy.domain)) == NULL) {
+		log_report(set, r, "foreign_domain", "");
+		metrics_inc(M_DMARC_REPORTS_REFUSED, 1);
+	} else if (rstore == NULL) {
+		log_report(set, r, "no_store", "");
+		rc = -1;
+	} else if ((rc = mg_rstore_put(rstore, r->policy.domain, r, now, &err)) < 0) {
+		log_report(set, r, "store_error", err);
+	} else {
+		log_report(set, r, rc == 1 ? "stored" : "duplicate", "");
+		metrics_inc(rc == 1 ? M_DMARC_REPORTS_STORED : M_DMARC_REPORTS_DUPLICATE, 1);
+		rc = 1;
+	}
 	mg_report_free(&r);
+	return rc;
+}
+
+/* The DMARC reports of one message: the number stored or duplicate, -1 on a storage error. */
+static int
+ingest_dmarc(const struct rua_set *set, const void *msg, size_t len, long long now)
+{
+	struct mg_report_blobs blobs = { 0 };
+	struct mg_report_err e = { 0 };
+	int n = 0, failed = 0;
+
+	if (mg_report_extract(msg, len, NULL, &blobs, &e) < 0) {
+		log_info("%s %s dmarc_rua domain=%s result=%s detail=%s", set->sid, qid_or(set),
+		    set->domains[RUA_DMARC][0], mg_report_reason_name(e.reason), e.text);
+		metrics_inc(M_DMARC_REPORTS_REFUSED, 1);
+	}
+	for (size_t i = 0; i < blobs.n; i++) {
+		int rc = store_one(set, &blobs.v[i], now);
+
+		if (rc < 0)
+			failed = 1;
+		else
+			n += rc;
+	}
+	mg_report_blobs_free(&blobs);
+	return failed ? -1 : n;
+}
+
+/* Both kinds for one message (mapped from fd). stored_r[kind]: reports stored or duplicate,
+ * -1 on a storage error. Returns 0, or -1 if the message could not be read. */
+static int
+ingest_all(const struct rua_set *set, int fd, int stored_r[RUA_KINDS])
+{
+	const char *doms[RUA_DOMAINS_MAX];
+	long long now = (long long)time(NULL);
+	void *map = MAP_FAILED;
+	struct stat st;
+	size_t len = 0;
+
+	stored_r[RUA_DMARC] = stored_r[RUA_TLSRPT] = 0;
+	if (fstat(fd, &st) == 0 && st.st_size > 0)
+		len = (size_t)(st.st_size < set->max_size ? st.st_size : set->max_size);
+	if (len > 0)
+		map = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
+	if (map == MAP_FAILED) {
+		log_warn("%s %s report mail result=unreadable", set->sid, qid_or(set));
+		return -1;
+	}
+	if (set->n_domains[RUA_DMARC] > 0)
+		stored_r[RUA_DMARC] = ingest_dmarc(set, map, len, now);
+	if (set->n_domains[RUA_TLSRPT] > 0 && tlsrpt_rua_ingest != NULL) {	/* TEMP-WEAK */
+		for (size_t i = 0; i < set->n_domains[RUA_TLSRPT]; i++)
+			doms[i] = set->domains[RUA_TLSRPT][i];
+		stored_r[RUA_TLSRPT] = tlsrpt_rua_ingest(doms, set->n_domains[RUA_TLSRPT], map, len,
+		    set->sid, set->qid, now);
+	}
+	munmap(map, len);
+	return 0;
 }
 
 static void
 rua_run(struct workq_job *w, void *ctx)
 {
 	struct rua_job *j = (struct rua_job *)w;
-	struct mg_report_blobs blobs = { 0 };
-	struct mg_report_err e = { 0 };
-	struct stat st;
-	void *map = MAP_FAILED;
-	size_t len = 0;
+	int stored[RUA_KINDS];
 
 	(void)ctx;
-	if (fstat(j->fd, &st) == 0 && st.st_size > 0)
-		len = (size_t)(st.st_size < j->max_size ? st.st_size : j->max_size);
-	if (len > 0)
-		map = mmap(NULL, len, PROT_READ, MAP_PRIVATE, j->fd, 0);
-	if (map == MAP_FAILED) {
-		log_warn("%s %s dmarc_rua domain=%s result=unreadable", j->sid,
-		    j->qid[0] ? j->qid : "NOQUEUE", j->domains[0]);
-		return;
-	}
-	if (mg_report_extract(map, len, NULL, &blobs, &e) < 0)
-		log_info("%s %s dmarc_rua domain=%s result=%s detail=%s", j->sid,
-		    j->qid[0] ? j->qid : "NOQUEUE", j->domains[0], mg_report_reason_name(e.reason),
-		    e.text);
-	for (size_t i = 0; i < blobs.n; i++)
-		store_one(j, &blobs.v[i], (long long)time(NULL));
-	mg_report_blobs_free(&blobs);
-	munmap(map, len);
+	(void)ingest_all(&j->set, j->fd, stored);
 }
 
 static void
@@ -177,45 +246,97 @@ rua_done(struct workq_job *w, int cancelled)
 	struct rua_job *j = (struct rua_job *)w;
 
 	if (cancelled)
-		log_info("%s dmarc_rua: cancelled at shutdown", j->sid);
+		log_info("%s report mail: cancelled at shutdown", j->set.sid);
 	close(j->fd);
 	xfree(j);
 }
 
-void
+static void
+set_add(struct rua_set *set, enum rua_kind k, const struct mg_domain *d, const char *rcpt)
+{
+	size_t i;
+
+	for (i = 0; i < set->n_domains[k]; i++)
+		if (strcmp(set->domains[k][i], d->name) == 0)
+			break;
+	if (i == set->n_domains[k] && i < RUA_DOMAINS_MAX)
+		str_lcpy(set->domains[k][set->n_domains[k]++], d->name, sizeof(set->domains[k][0]));
+	if (set->n_rcpts[k] < RUA_RCPTS_MAX)
+		set->rcpts[k][set->n_rcpts[k]++] = rcpt;
+}
+
+struct rua_set *
 dmarc_rua_submit(const struct mg_config *cfg, const struct envelope *env, int fd,
     const char *sid)
 {
-	struct rua_job *j = NULL;
+	struct rua_set *set = NULL;
+	struct rua_job *j;
 	const struct mg_domain *d;
 
 	if (env->direction != ENV_INBOUND)
-		return;
-	for (size_t i = 0; i < env->n_rcpts; i++) {
-		if ((d = rua_domain(cfg, env->rcpts[i].addr)) == NULL)
-			continue;
-		if (j == NULL)
-			j = xcalloc(1, sizeof(*j));
-		for (size_t k = 0; k <= j->n_domains && j->n_domains < RUA_DOMAINS_MAX; k++)
-			if (k == j->n_domains) {
-				str_lcpy(j->domains[j->n_domains++], d->name, sizeof(j->domains[0]));
-				break;
-			} else if (strcmp(j->domains[k], d->name) == 0)
-				break;
-	}
-	if (j == NULL)
-		return;
-	str_lcpy(j->sid, sid, sizeof(j->sid));
-	str_lcpy(j->qid, env->qid, sizeof(j->qid));
-	j->max_size = cfg->max_message_size > 0 && cfg->max_message_size < RUA_MESSAGE_MAX ?
+		return NULL;
+	for (size_t i = 0; i < env->n_rcpts; i++)
+		for (int k = 0; k < RUA_KINDS; k++) {
+			if ((d = rua_domain(cfg, env->rcpts[i].addr, (enum rua_kind)k)) == NULL)
+				continue;
+			if (set == NULL)
+				set = xcalloc(1, sizeof(*set));
+			set_add(set, (enum rua_kind)k, d, env->rcpts[i].addr);
+		}
+	if (set == NULL)
+		return NULL;
+	str_lcpy(set->sid, sid, sizeof(set->sid));
+	str_lcpy(set->qid, env->qid, sizeof(set->qid));
+	set->max_size = cfg->max_message_size > 0 && cfg->max_message_size < RUA_MESSAGE_MAX ?
 	    cfg->max_message_size + 64 * 1024 : RUA_MESSAGE_MAX;
+	if (!cfg->dmarc_rua_keep)
+		return set;	/* the check job ingests it before its verdict */
+	/* keep = yes: parsed beside the delivery, which does not wait for it */
+	memset(set->rcpts, 0, sizeof(set->rcpts));	/* borrowed from env: not for a job */
+	j = xcalloc(1, sizeof(*j));
+	j->set = *set;
+	xfree(set);
 	j->w.run = rua_run;
 	j->w.done = rua_done;
 	if ((j->fd = dup(fd)) < 0 || workq_submit(filter.wq, &j->w) < 0) {
-		log_warn("%s %s dmarc_rua domain=%s result=%s", j->sid,
-		    j->qid[0] ? j->qid : "NOQUEUE", j->domains[0], j->fd < 0 ? "no_fd" : "pool_full");
+		log_warn("%s %s report mail result=%s", j->set.sid, qid_or(&j->set),
+		    j->fd < 0 ? "no_fd" : "pool_full");
 		if (j->fd >= 0)
 			close(j->fd);
 		xfree(j);
 	}
+	return NULL;
+}
+
+void
+dmarc_rua_ingest(struct rua_set *set, int fd, int consume, struct buf *consumed)
+{
+	int stored[RUA_KINDS];
+	const char *err;
+
+	if (ingest_all(set, fd, stored) < 0 || !consume)
+		return;
+	if (stored[RUA_DMARC] <= 0 && stored[RUA_TLSRPT] <= 0)
+		return;	/* nothing usable: delivered like any mail, so nothing is lost */
+	/* the stored reports are the only copy from now on: durable before the 250 */
+	if (filter.kv == NULL || mg_kvdb_flush(filter.kv, &err) < 0) {
+		log_warn("%s %s report mail: cannot sync the report store; delivered instead",
+		    set->sid, qid_or(set));
+		return;
+	}
+	for (int k = 0; k < RUA_KINDS; k++) {
+		if (stored[k] <= 0)
+			continue;
+		for (size_t i = 0; i < set->n_rcpts[k]; i++) {
+			(void)buf_append_str(consumed, set->rcpts[k][i]);
+			(void)buf_append_str(consumed, "\n");
+		}
+	}
+}
+
+void
+dmarc_rua_set_free(struct rua_set **setp)
+{
+	xfree(*setp);
+	*setp = NULL;
 }

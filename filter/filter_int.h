@@ -180,6 +180,9 @@ struct check_job {
 	struct filter_score score;
 	struct buf headers;
 	char detail[256];
+	/* incoming reports (dmarc_rua_keep = no): parsed by the job, recipients consumed */
+	struct rua_set *rua;
+	struct buf consumed;		/* '\n' after each consumed recipient */
 };
 
 void *filter_thread_init(void *arg);			/* worker */

@@ -106,7 +106,8 @@ fsession_free_all(void)
 
 static void
 send_verdict(uint32_t req, enum filter_action action, const char *status, const char *text,
-    const struct filter_score *score, const char *headers, const char *detail)
+    const struct filter_score *score, const char *headers, const char *detail,
+    const char *consumed)
 {
 	struct ipc_out o;
 	struct buf sym;
@@ -126,6 +127,7 @@ send_verdict(uint32_t req, enum filter_action action, const char *status, const 
 	ipc_put_str(&o, sym.data != NULL ? sym.data : "");
 	ipc_put_str(&o, headers != NULL ? headers : "");
 	ipc_put_str(&o, detail != NULL ? detail : "");
+	ipc_put_str(&o, consumed != NULL ? consumed : "");
 	ipc_send(filter.smtpd, IPC_FILTER_VERDICT, req, -1, &o);
 	ipc_out_free(&o);
 	buf_free(&sym);
@@ -151,7 +153,8 @@ fsession_send_verdict(struct check_job *j)
 	log_verdict(j);
 	metrics_observe(MH_FILTER_SECONDS, (double)(mg_dns_now_ms() - j->start_ms) / 1000.0);
 	send_verdict(j->req, j->action, j->status, j->text, &j->score,
-	    j->headers.data != NULL ? j->headers.data : "", j->detail);
+	    j->headers.data != NULL ? j->headers.data : "", j->detail,
+	    j->consumed.data != NULL ? j->consumed.data : "");
 }
 
 static void
@@ -294,6 +297,7 @@ handle_check(struct ipc_msg *msg)
 	j->start_ms = mg_dns_now_ms();
 	envelope_init(&j->env);
 	buf_init(&j->headers, 8192);
+	buf_init(&j->consumed, 64 * 1024);
 	g = j->g = filter_gen_ref();
 	j->deadline_ms = j->start_ms + g->cfg->filter_timeout * 1000;
 	if (text == NULL || j->fd < 0 ||
@@ -301,7 +305,7 @@ handle_check(struct ipc_msg *msg)
 		panic("filter: bad IPC_FILTER_CHECK from smtpd (%s)",
 		    text == NULL ? "no envelope" : j->fd < 0 ? "no fd" : "envelope");
 	xfree(text);
-	dmarc_rua_submit(g->cfg, &j->env, j->fd, sid);	/* incoming DMARC reports */
+	j->rua = dmarc_rua_submit(g->cfg, &j->env, j->fd, sid);	/* incoming reports */
 	if ((s = fsession_find(sid)) == NULL)
 		s = session_new(sid, j->env.client_addr != NULL ? j->env.client_addr : "", 0);
 	j->gen = s->gen;

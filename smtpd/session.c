@@ -10,6 +10,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <sys/random.h>
 #include <unistd.h>
 
@@ -521,6 +522,35 @@ add_filter_headers(struct session *s, const char *text)
 	}
 }
 
+/* Recipients the filter consumed (their reports are stored; issue I): recorded delivered so
+ * the queue skips them; a message left with none pending is done at once. */
+static void
+mark_consumed(struct session *s, const char *consumed)
+{
+	char clean[SANITIZE_MAX + 4];
+	long long now = (long long)time(NULL);
+
+	for (size_t i = 0; i < s->env.n_rcpts; i++) {
+		struct envelope_rcpt *r = &s->env.rcpts[i];
+		size_t n = strlen(r->addr);
+
+		for (const char *p = consumed; *p != '\0';) {
+			const char *nl = strchr(p, '\n');
+			size_t len = nl != NULL ? (size_t)(nl - p) : strlen(p);
+
+			if (len == n && strncasecmp(p, r->addr, n) == 0 &&
+			    r->state == ENV_RCPT_PENDING) {
+				envelope_rcpt_set_result(r, ENV_RCPT_DELIVERED, "2.0.0",
+				    "report stored by MailGuard (dmarc_rua_keep = no)", NULL, now);
+				log_info("%s %s to=<%s> status=consumed reason=\"report stored\"",
+				    s->sid, s->env.qid, sanitize(clean, r->addr, n));
+				break;
+			}
+			p += len + (nl != NULL);
+		}
+	}
+}
+
 void
 session_on_verdict(struct session *s, const struct filter_verdict *v)
 {
@@ -540,6 +570,8 @@ session_on_verdict(struct session *s, const struct filter_verdict *v)
 					*c = ' ';
 			s->env.quarantine = xstrdup(q);
 		}
+		if (v->action == FILTER_DELIVER && v->consumed != NULL && v->consumed[0] != '\0')
+			mark_consumed(s, v->consumed);
 		session_commit(s);
 		return;
 	}

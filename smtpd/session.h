@@ -41,6 +41,8 @@ struct filter_verdict {
 	char text[512];
 	char score[32];
 	char *symbols, *headers, *detail;	/* borrowed: owned by the IPC reader */
+	char *consumed;		/* recipients the filter took (stored reports), '\n' after each;
+				 * NULL or "" = none (borrowed) */
 };
 
 /* The header section as seen by session_data.c's scanner, which reads the content as it is

@@ -487,6 +487,7 @@ filter_msg(struct ipc_chan *chan, struct ipc_msg *m, void *arg)
 	v.symbols = ipc_get_str(m);
 	v.headers = ipc_get_str(m);
 	v.detail = ipc_get_str(m);
+	v.consumed = ipc_get_str(m);
 	ipc_msg_end(m);
 	if ((s = req_session(m->id)) != NULL && s->wait == SW_FILTER) {
 		static const enum metric_dom md[] = { [FILTER_DELIVER] = MD_IN_DELIVER,
@@ -500,6 +501,7 @@ filter_msg(struct ipc_chan *chan, struct ipc_msg *m, void *arg)
 	xfree(v.symbols);
 	xfree(v.headers);
 	xfree(v.detail);
+	xfree(v.consumed);
 }
 
 /* The filter died or stopped: the supervisor stops everything when a role dies; until then

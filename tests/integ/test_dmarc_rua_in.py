@@ -12,6 +12,7 @@ The store is read after the daemon stopped by tests/tools/dmarc-store-dump."""
 import gzip
 import io
 import re
+import time
 import zipfile
 from email.mime.application import MIMEApplication
 from email.mime.multipart import MIMEMultipart
@@ -93,7 +94,8 @@ def test_corpus_through_the_daemon():
               "spam_reject": 700, "disable_layers": "spf dkim dmarc rbl uribl greylist"}
     doms = {d: dict(common, dmarc_rua=f"dmarc@{d}") for d in domains}
     mg = MailGuard(config={"mynetworks": "203.0.113.0/24", "filter_threads": 2,
-                           "max_message_size": "40M"}, domains=doms).start()
+                           "max_message_size": "40M", "dmarc_rua_keep": "yes"},
+                   domains=doms).start()
     sent = 0
     files = sorted(p for p in (CORP / "dmarc-reports").rglob("*") if p.is_file())
     assert len(files) >= 50, f"corpus incomplete under {CORP}"
@@ -154,3 +156,61 @@ def test_corpus_through_the_daemon():
     # random.org holds yahoo's report once (from its own address), not the refused copy twice
     reports, _ = dump(mg, "random.org")
     assert [f["id"] for f in reports] == ["1709600619.487850"], reports
+
+
+def test_keep_no_consumes_stored_reports_durably():
+    """dmarc_rua_keep = no (the default): a message whose report was stored is not delivered
+    (the log says consumed), one with nothing parseable is delivered, another recipient of the
+    same message still gets it; the report survives a kill -9 right after the 250 (the store
+    was synced before the reply), and the refusal and storage counters move."""
+    sink = Sink()
+    common = {"transport": sink.transport, "greylist": 500, "spam_quarantine": 600,
+              "spam_reject": 700, "disable_layers": "spf dkim dmarc rbl uribl greylist"}
+    mg = MailGuard(config={"filter_threads": 2, "metrics_listen": "127.0.0.1:0",
+                           "mynetworks": "203.0.113.0/24"},
+                   domains={HOME: dict(common, dmarc_rua=f"dmarc@{HOME}")}).start()
+    fixture = (CORP / MAIL_DMARC).read_bytes()
+    assert mg.send("noreply-dmarc@reporter.test", f"dmarc@{HOME}",
+                   as_attachment("r.xml.gz", gzip.compress(fixture), f"dmarc@{HOME}")) == {}
+    mg.wait_log(r"status=consumed", timeout=30)
+    mg.kill9()                       # at once: nothing but the synced log keeps the report
+    mg.start()
+    # garbage to the rua address: delivered (nothing lost); the report again with a second
+    # recipient: that one gets it, the rua address does not
+    assert mg.send("noreply-dmarc@reporter.test", f"dmarc@{HOME}",
+                   as_attachment("junk.xml", b"<?xml version='1.0'?><nope/>",
+                                 f"dmarc@{HOME}")) == {}
+    assert mg.send("noreply-dmarc@reporter.test", [f"dmarc@{HOME}", f"alice@{HOME}"],
+                   as_attachment("r.zip", _zipped(fixture), f"dmarc@{HOME}")) == {}
+    sink.wait_count(2, timeout=60)
+    time.sleep(1)       # nothing else may arrive
+    msgs = sink.wait_count(2, timeout=1)
+    rcpts = sorted(r.lower() for m in msgs for r in m.rcpt_tos)
+    assert rcpts == [f"alice@{HOME}", f"dmarc@{HOME}"], rcpts
+    junk = [m for m in msgs if f"dmarc@{HOME}" in [r.lower() for r in m.rcpt_tos]]
+    assert b"junk.xml" in junk[0].data, junk[0].data[:300]
+    mg.wait_log(r"result=duplicate", timeout=30)
+    m = _metrics(mg)    # counters restart with the daemon: this run's two report mails
+    assert m["mailguard_dmarc_reports_duplicate_total"] == 1, m
+    assert m["mailguard_dmarc_reports_refused_total"] >= 1, m
+    mg.stop()
+    reports, sums = dump(mg, HOME)
+    assert [f["id"] for f in reports] == ["1234567890"], reports
+    assert sum(int(s[1]) for s in sums) == int(reports[0]["total"]), sums
+
+
+def _metrics(mg):
+    import http.client
+    c = http.client.HTTPConnection("127.0.0.1", mg.listener("metrics").port, timeout=10)
+    c.request("GET", "/metrics")
+    body = c.getresponse().read().decode()
+    c.close()
+    return {l.split()[0]: float(l.split()[1]) for l in body.splitlines()
+            if l.startswith("mailguard_") and "{" not in l.split()[0]}
+
+
+def _zipped(data):
+    b = io.BytesIO()
+    with zipfile.ZipFile(b, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("report.xml", data)
+    return b.getvalue()
