@@ -239,6 +239,8 @@ ctl_request(struct ipc_chan *sup, struct ipc_msg *msg)
 	buf_init(&out, CTL_OUT_MAX);
 	if (strcmp(argv[0], "list") == 0 && argc == 1) {
 		cmd_list(&out);
+	} else if (strcmp(argv[0], "compact") == 0 && argc == 1) {
+		queue_compact(&out);
 	} else if (strcmp(argv[0], "rates") == 0 && argc == 1) {
 		rate_sched_describe(&out);
 	} else if (strcmp(argv[0], "tlsrpt") == 0 && argc == 1) {
@@ -269,7 +271,7 @@ ctl_request(struct ipc_chan *sup, struct ipc_msg *msg)
 		sched_kick();
 	} else {
 		buf_printf(&out, "error: usage: queue list | show QID | flush [QID] | delete QID|ALL | "
-		    "hold QID|ALL | release QID|ALL | rates | tlsrpt | quarantine list|show|release|"
+		    "hold QID|ALL | release QID|ALL | rates | tlsrpt | compact | quarantine list|show|release|"
 		    "delete ...\n");
 		status = 2;
 	}

@@ -899,70 +899,93 @@ queue_recover(void)
 
 /* ---- segment retirement ---- */
 
-/* Moves a journal-backed message to queue/ so its segment can go. A fast-path message (unnamed
- * body, envelope in memory) is linked there directly with its own fsyncs; a deferred or
- * quarantined one is renamed from incoming/ without fsync: the caller syncs the whole spool once
- * (spool_sync_all) before it drops the segment. */
+/* Moves a journal-backed message to queue/ so its segment can go, without fsync: the caller
+ * syncs the whole spool once (spool_sync_all) before it drops the segment. A fast-path message
+ * (unnamed body, envelope in memory) gets its body linked and its envelope written there; a
+ * deferred or quarantined one is renamed from incoming/. */
 static int
 make_durable(struct qmsg *m)
 {
 	if (!m->has_msg_file) {
 		if (m->env == NULL)
 			panic("%s: unnamed body without an envelope in memory", m->qid);
-		if (spool_link_body(q.spool, SPOOL_QUEUE, m->qid, m->body_fd, 1) < 0)
+		if (spool_link_body(q.spool, SPOOL_QUEUE, m->qid, m->body_fd, 0) < 0)
 			return -1;
-		m->area = SPOOL_QUEUE;
-		m->has_msg_file = 1;
-		if (queue_save_env(m) < 0) {	/* durable write in queue/ */
+		if (spool_write_env(q.spool, SPOOL_QUEUE, m->env, 0) < 0) {
 			spool_unlink(q.spool, SPOOL_QUEUE, m->qid, "msg");
-			m->area = SPOOL_INCOMING;
-			m->has_msg_file = 0;
 			return -1;
 		}
+		m->area = SPOOL_QUEUE;
+		m->has_msg_file = 1;
+		m->env_unsaved = 0;
 		return 0;
 	}
-	if (spool_move_to_queue(q.spool, m->qid) < 0)	/* durable at the segment's sync */
+	if (spool_move_to_queue(q.spool, m->qid) < 0)
 		return -1;
 	m->area = SPOOL_QUEUE;
+	return 0;
+}
+
+/* Survivors moved per tick: the loop keeps answering commits while a segment of tens of
+ * thousands of quarantined or deferred messages is retired (a whole segment in one go once
+ * held the loop long enough for clients to time out at 100,000 quarantined messages). */
+#define RETIRE_BATCH 2000
+
+/* Moves up to RETIRE_BATCH survivors of segment s to queue/. Returns 0, -1 on error. */
+static int
+retire_some(struct qseg *s)
+{
+	size_t moved = 0;
+
+	for (size_t h = 0; h < q.hash_size && moved < RETIRE_BATCH && s->live > 0; h++)
+		for (struct qmsg *m = q.hash[h]; m && moved < RETIRE_BATCH; m = m->hnext)
+			if (m->area == SPOOL_INCOMING && m->seg == s->seq && !m->receiving) {
+				if (make_durable(m) < 0) {
+					log_err("%s: cannot make durable: %m; segment kept", m->qid);
+					return -1;
+				}
+				q.sync_owed = 1;
+				m->seg = 0;
+				s->live--;
+				moved++;
+			}
 	return 0;
 }
 
 static void
 retire_segments(void)
 {
-	double now = queue_now_mono();
+	double now = queue_now_mono(), t0 = now;
 	uint64_t nseg = journal_maybe_rotate(q.journal, SEGMENT_MAX_BYTES, SEGMENT_MAX_AGE);
 
 	if (nseg)
 		seg_push(nseg);
 	while (q.n_segs > 1 && q.segs[0].rotated_at > 0) {
 		struct qseg *s = &q.segs[0];
+		long live0 = s->live;
 
 		if (s->live > 0) {
-			if (now - s->rotated_at < SEGMENT_RETIRE_AFTER)
+			if (now - s->rotated_at < SEGMENT_RETIRE_AFTER && !q.compacting)
 				break;
-			/* move the survivors to queue/, make them durable together (one
-			 * syncfs, below), then drop the segment */
-			q.sync_owed = 1;
-			for (size_t h = 0; h < q.hash_size; h++)
-				for (struct qmsg *m = q.hash[h]; m; m = m->hnext)
-					if (m->area == SPOOL_INCOMING && m->seg == s->seq && !m->receiving) {
-						if (make_durable(m) < 0) {
-							log_err("%s: cannot make durable: %m; "
-							    "segment kept", m->qid);
-							return;
-						}
-						m->area = SPOOL_QUEUE;
-						m->seg = 0;
-						s->live--;
-					}
+			if (retire_some(s) < 0)
+				return;
+			if (s->live > 0) {
+				log_debug("journal segment %016llx: %ld survivor(s) moved, %ld to go",
+				    (unsigned long long)s->seq, live0 - s->live, s->live);
+				break;	/* the rest on the next ticks */
+			}
 		}
 		if (q.sync_owed) {
+			double ts = queue_now_mono();
+
 			if (spool_sync_all(q.spool) < 0) {
 				log_err("cannot sync the spool: %m; journal segment kept");
 				return;
 			}
 			q.sync_owed = 0;
+			if (queue_now_mono() - ts > 1.0)
+				log_warn("journal segment %016llx: syncing the spool took %.1fs",
+				    (unsigned long long)s->seq, queue_now_mono() - ts);
 		}
 		if (journal_remove_segment(q.journal, s->seq) < 0) {
 			log_err("cannot remove journal segment: %m");
@@ -971,6 +994,25 @@ retire_segments(void)
 		memmove(q.segs, q.segs + 1, (q.n_segs - 1) * sizeof(*q.segs));
 		q.n_segs--;
 	}
+	if (q.compacting && q.n_segs == 1) {
+		q.compacting = 0;
+		log_info("journal: compaction done");
+	}
+	if (queue_now_mono() - t0 > 1.0)
+		log_warn("retiring journal segments held the queue for %.1fs",
+		    queue_now_mono() - t0);
+}
+
+void
+queue_compact(struct buf *out)
+{
+	uint64_t nseg = journal_maybe_rotate(q.journal, 0, 0);
+
+	if (nseg)
+		seg_push(nseg);
+	q.compacting = q.n_segs > 1;
+	buf_printf(out, "%zu journal segment(s) to retire\n", q.n_segs - 1);
+	log_info("journal: compaction of %zu segment(s) requested by the operator", q.n_segs - 1);
 }
 
 /* Queue gauges for /metrics (common/metrics.h): one pass over the index, once a second. */

@@ -54,6 +54,7 @@ struct queue_state {
 	size_t n_segs, cap_segs;
 	size_t active;		/* messages with jobs out */
 	int shutting_down;
+	int compacting;		/* queue compact: retire every old segment now, whatever its age */
 	int sync_owed;		/* messages moved to queue/ await spool_sync_all (retire_segments) */
 };
 
@@ -83,6 +84,10 @@ struct qmsg *queue_inject_begin(struct slice content);
 int queue_body_fd(struct qmsg *m);
 /* Gives a fast-path message its files (deferred: it may stay a while); 0 or -1. */
 int queue_materialize(struct qmsg *m);
+/* mailguardctl queue compact: starts a new journal segment and retires every older one on the
+ * next ticks without waiting for SEGMENT_RETIRE_AFTER (survivors moved to queue/ in batches,
+ * one spool sync per segment). Writes one line to out. */
+void queue_compact(struct buf *out);
 /* Writes m->env to its envelope file; on failure keeps it loaded (env_unsaved) so that the
  * message is not lost while the file system is full. 0 or -1. */
 int queue_save_env(struct qmsg *m);

@@ -218,10 +218,15 @@ smtpd_session_closed(struct session *s)
 		role_exit(0);
 }
 
+/* Request ids: slot << 12 | a 12-bit generation that skips 0, so no id is ever 0, which the
+ * peers read as "no requester" (the queue sends no COMMIT_OK for id 0: with a zero generation
+ * the session in slot 0 lost the reply to its 2,048th message and every 2,048th after it). */
 static uint32_t
 req_id(struct session *s)
 {
 	s->gen = (s->gen + 1) & 0xfff;
+	if (s->gen == 0)
+		s->gen = 1;
 	return (s->slot << 12) | s->gen;
 }
 
