@@ -17,6 +17,10 @@ enum ipc_type {
 	 * to that peer. The peer died and was restarted: the role drops the old channel (failing
 	 * what waited on it with temporary errors) and talks to the new process on fd. */
 	IPC_PEER_RESET,
+	/* role -> supervisor, id = 0: str what (printable, for the log). Set-up work that takes
+	 * long with much data (the queue recovering a large spool or quarantine) still makes
+	 * progress: the supervisor gives the role another SUP_HELLO_TIMEOUT. (IPC_VERSION 5) */
+	IPC_SETUP_PROGRESS,
 
 	/* smtpd -> queue, id = request: ask for a new message file. (empty) */
 	IPC_QUEUE_CREATE = 20,

@@ -4,7 +4,9 @@
  * Runs in every role. Trusts the supervisor channel after strict decoding. */
 #include "common/role.h"
 
+#include <stdarg.h>
 #include <stdio.h>
+#include <time.h>
 #include <sys/resource.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -115,6 +117,31 @@ role_ready(void)
 	ipc_put_str(&o, role.name);
 	ipc_send(role.sup, IPC_HELLO, 0, -1, &o);
 	ipc_out_free(&o);
+}
+
+void
+role_setup_progress(const char *fmt, ...)
+{
+	static double last;
+	struct ipc_out o;
+	struct timespec ts;
+	char what[256];
+	va_list ap;
+	double now;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+	if (role.sup == NULL || (last > 0 && now - last < 5.0))
+		return;
+	last = now;
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	ipc_out_init(&o);
+	ipc_put_str(&o, what);
+	ipc_send(role.sup, IPC_SETUP_PROGRESS, 0, -1, &o);
+	ipc_out_free(&o);
+	(void)ipc_flush(role.sup);
 }
 
 void

@@ -30,6 +30,10 @@ extern struct role role;
 void role_init(const char *name, const char *config_dir, int foreground);
 /* Tells the supervisor this role is ready (IPC_HELLO). */
 void role_ready(void);
+/* During long set-up work (before role_ready), called often: at most every 5 s it tells the
+ * supervisor that set-up is progressing (IPC_SETUP_PROGRESS, flushed at once since the loop
+ * does not run yet), which extends the set-up deadline. what: printf format for the log. */
+void role_setup_progress(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Runs the loop until role_exit(). */
 void role_run(void);
 /* Leaves the loop and exits the process with status, after flushing every open IPC channel

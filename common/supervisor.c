@@ -456,6 +456,22 @@ sup_child_msg(struct ipc_chan *chan, struct ipc_msg *msg, void *arg)
 
 	(void)chan;
 	switch (msg->type) {
+	case IPC_SETUP_PROGRESS: {
+		char what[256];
+
+		ipc_get_strbuf(msg, what, sizeof(what));
+		ipc_msg_end(msg);
+		for (char *c = what; *c; c++)
+			if (*c < 0x20 || *c > 0x7e)
+				*c = '?';
+		log_info("role %s: set-up in progress: %s", child_names[which], what);
+		if (!sup.hello[which] && ev_is_active(&sup.hello_timer)) {
+			ev_timer_stop(sup.loop, &sup.hello_timer);
+			ev_timer_set(&sup.hello_timer, SUP_HELLO_TIMEOUT, 0);
+			ev_timer_start(sup.loop, &sup.hello_timer);
+		}
+		return;
+	}
 	case IPC_HELLO: {
 		uint32_t v = ipc_get_u32(msg);
 		char name[32];

@@ -307,8 +307,11 @@ reconcile(void)
 
 	for (size_t h = 0; h < q.hash_size; h++)
 		for (struct qmsg *m = q.hash[h]; m; m = m->hnext)
-			if (m->quarantined && !m->receiving)
+			if (m->quarantined && !m->receiving) {
 				(void)reconcile_one(m, &from_db, &rebuilt);
+				role_setup_progress("quarantine index: %zu message(s)",
+				    from_db + rebuilt);
+			}
 	/* one full walk (a fresh handle starts at the first key) drops stale entries */
 	for (int rounds = 0; qs.t != NULL && rounds < 100000 && (r = mg_kvdb_sweep(qs.t, keep_live,
 	    NULL, 5000, &removed)) == 0; rounds++)

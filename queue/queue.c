@@ -741,6 +741,7 @@ recover_commit(const struct journal_rec *r, void *arg)
 	(void)arg;
 	if (qidset_has(&rec.done, r->qid) || qidset_has(&rec.restored, r->qid))
 		return;
+	role_setup_progress("recovery: restoring from the journal");
 	if (spool_exists(q.spool, SPOOL_QUEUE, r->qid, "env")) {
 		/* Moved to queue/ by a segment retirement whose spool sync may not have completed
 		 * (the segment is still here): the record is the truth for the body; the envelope
@@ -823,6 +824,7 @@ recover_queue_file(const char *qid, const char *suffix, void *arg)
 	}
 	if (queue_find(qid))
 		return;
+	role_setup_progress("recovery: %zu message(s) queued so far", q.n_msgs);
 	envelope_init(&env);
 	if (spool_read_env(q.spool, SPOOL_QUEUE, qid, &env, &err) < 0 ||
 	    !spool_exists(q.spool, SPOOL_QUEUE, qid, "msg")) {

@@ -78,7 +78,11 @@ def test_compact_moves_survivors_in_batches_durably():
     mg.kill9()
     sink = TrackingSink()
     mg.configure(domains={"example.test": {"transport": sink.transport}})
+    mark = mg.log_mark()
     mg.start()
+    # recovery tells the supervisor it progresses (which extends the set-up deadline)
+    mg.assert_log(r"role queue: set-up in progress: recovery: \d+ message\(s\) queued",
+                  since=mark)
     assert len(queue_list(mg)) == n
     mg.ctl("queue", "flush")
     wait_tokens(sink, toks, 120)
