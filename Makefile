@@ -114,6 +114,10 @@ bench: all units
 # Issue G: fill a real daemon's quarantine with 100,000 messages, time searches through
 # mailguardctl and the JSON API (bench/quarantine.py; doc/benchmarks.md "G: quarantine").
 # Bounded: under 10 minutes. BENCH_QUARANTINE_ARGS="--messages 20000" for a quick run.
+.PHONY: bench-dmarc
+bench-dmarc: all
+	BUILD=$(BUILD) nice -n 5 /usr/bin/python3 bench/dmarc_ingest.py $(BENCH_DMARC_ARGS)
+
 .PHONY: bench-quarantine
 bench-quarantine: all
 	BUILD=$(BUILD) nice -n 5 /usr/bin/python3 bench/quarantine.py $(BENCH_QUARANTINE_ARGS)
