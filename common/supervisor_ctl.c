@@ -2,8 +2,9 @@
  * 0600) for mailguardctl, one text line in, "status N" and text out; and the admin role's
  * IPC_CTL_REQUEST (the same commands) and IPC_CONFIG_COMMIT (validated, written by cfg_commit,
  * then a reload). reload, status and config ... run here; queue ... and dkim ... are relayed to
- * their roles. Supervisor process, loop thread. Socket input is capped (CTL_LINE_MAX, one command
- * a connection, CTL_CLIENTS_MAX clients); admin frames are decoded strictly. */
+ * their roles, dmarc ... and tls-reports ... to the filter (with their first word). Supervisor
+ * process, loop thread. Socket input is capped (CTL_LINE_MAX, one command a connection,
+ * CTL_CLIENTS_MAX clients); admin frames are decoded strictly. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -119,6 +120,17 @@ ctl_command_argv(struct ctl_client *cl, int argc, char **argv)
 		ctl_forward(cl, CHILD_QUEUE, argc + 1, qargv);
 		return;
 	}
+	/* incoming DMARC and TLS reports live in the filter's database (issue I): the filter
+	 * gets the whole line, first word included, since it serves both families */
+	if ((strcmp(argv[0], "dmarc") == 0 || strcmp(argv[0], "tls-reports") == 0) &&
+	    sup.chan[CHILD_FILTER] != NULL && argc <= 16) {
+		char *fargv[17] = { "filter" };
+
+		for (int i = 0; i < argc; i++)
+			fargv[i + 1] = argv[i];
+		ctl_forward(cl, CHILD_FILTER, argc + 1, fargv);
+		return;
+	}
 	if (strcmp(argv[0], "dkim") == 0 && sup.chan[CHILD_SIGNER] != NULL) {
 		ctl_forward(cl, CHILD_SIGNER, argc, argv);
 		return;
@@ -128,8 +140,9 @@ ctl_command_argv(struct ctl_client *cl, int argc, char **argv)
 		return;
 	}
 	ctl_reply(cl, 2, "error: unknown command (try: reload, status, queue list|show|flush|"
-	    "delete|hold|release|rates|tlsrpt, quarantine list|show|release|delete|confirm-spam|digest-now, dkim "
-	    "status|dns|keygen|rotate|import, config ...)\n");
+	    "delete|hold|release|rates|tlsrpt|compact, quarantine list|show|release|delete|confirm-spam|digest-now, dkim "
+	    "status|dns|keygen|rotate|import, dmarc domains|summary|reports|show|rebuild, tls-reports "
+	    "summary|reports, config ...)\n");
 }
 
 static void

@@ -194,6 +194,7 @@ struct mg_config {
 	long long dmarc_report_retention;
 	long long dmarc_report_delay;
 	int dmarc_rua_keep;		/* deliver incoming report mail to the back-end too */
+	int dmarc_rua_archive;		/* keep each stored report's XML in state_dir/dmarc-archive */
 	long long dmarc_rua_retention;	/* parsed incoming reports kept this long */
 	long long tlsrpt_rua_retention;	/* parsed incoming TLS reports kept this long */
 	/* [global] admin console (issue H: admin/) */

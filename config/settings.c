@@ -390,6 +390,12 @@ const struct setting config_settings[] = {
 		 "back-end after parsing the report. no: a message whose reports were all stored "
 		 "(synced to disk before the 250 reply) is not delivered; one with nothing "
 		 "parseable in it is delivered as usual, so no mail is lost." },
+	{ .name = "dmarc_rua_archive", .scope = SCOPE_GLOBAL, .type = T_BOOL, .def = "yes",
+	  .reloadable = 1, .issue = "A", .off = G(dmarc_rua_archive, int),
+	  .doc = "Keep the original XML of every stored incoming DMARC report in "
+		 "state_dir/dmarc-archive (gzip, synced to disk before the report counts as stored), "
+		 "for as long as dmarc_rua_retention; mailguardctl dmarc rebuild re-reads it into "
+		 "the report store." },
 	{ .name = "dmarc_rua_retention", .scope = SCOPE_GLOBAL, .type = T_DURATION, .def = "180d",
 	  .min = DAY, .max = 3650 * DAY, .reloadable = 1, .issue = "A", GI(dmarc_rua_retention),
 	  .doc = "How long parsed incoming DMARC aggregate reports and their per-source-IP "

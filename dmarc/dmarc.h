@@ -452,5 +452,30 @@ int mg_dmarc_agg_policy_lookup(const struct mg_dns_lookup *dns, const char *poli
 
 /* --- Incoming aggregate reports (issue I, helper ruain): dmarc/report.h, dmarc/report_*.c --- */
 #include "dmarc/report.h"
+#include "dmarc/tlsrpt_in.h"
+
+/* --- The archive of incoming reports' original XML (dmarc/report_archive.c) --- */
+struct mg_rarchive;
+
+/* The archive in dir (created mode 0700 when missing). NULL with *error_r (static). */
+struct mg_rarchive *mg_rarchive_open(const char *dir, const char **error_r);
+void mg_rarchive_free(struct mg_rarchive **ap);
+/* Keeps the XML (len octets) of report r, stored under protected domain domain, durably (the
+ * file and its directory fsynced before it returns). Returns 1 written, 0 already archived,
+ * -1 with *error_r (static; errno from the failing step). Any thread. */
+int mg_rarchive_put(struct mg_rarchive *a, const char *domain, const struct mg_report *r,
+    const void *xml, size_t len, const char **error_r);
+/* For each archived report of domain (NULL: every domain): fn(arg, domain, xml, len, mtime),
+ * the XML unpacked with the report caps; mtime is when it was archived (its receipt). fn
+ * returns 0 to go on or -1 to stop with an error. Files that cannot be read or unpacked are
+ * skipped and counted in *bad_r. Returns the number of files handed to fn, or -1. */
+typedef int mg_rarchive_fn(void *arg, const char *domain, const char *xml, size_t len,
+    long long mtime);
+long long mg_rarchive_scan(struct mg_rarchive *a, const char *domain, mg_rarchive_fn *fn,
+    void *arg, size_t *bad_r);
+/* Deletes archived reports received before now - retention; adds their number to *removed_r
+ * (may be NULL). Visits every file (one stat each): for the maintenance job. Returns 0 or -1. */
+int mg_rarchive_expire(struct mg_rarchive *a, long long now, long long retention,
+    size_t *removed_r);
 
 #endif

@@ -252,12 +252,14 @@ enum mg_report_scope mg_report_scope_parse(const char *s, unsigned *quirks);
 int mg_report_time_parse(const char *s, long long *t_r, unsigned *quirks);
 
 
-/* --- Stored reports (report_store.c, owned by helper ruainw) ---
+/* --- Stored reports (report_store.c writes, report_query.c reads) ---
  * Incoming reports in the filter's Berkeley DB environment (lib/kvdb.h), three tables, keys
  * made of printable text separated by 0x1f:
  *   dmarc_rpt  "<policy domain>\x1f<identity>" -> "mgrpt1 recv=... org=... id=..." (one line,
- *              percent-encoded like dmarc/store.c); written only when absent (the claim that
- *              makes a duplicate a no-op);
+ *              percent-encoded like dmarc/store.c; keys recv begin end records total org id
+ *              email pd p sp np pct fo ext adkim aspf bis quirks, the last five added later:
+ *              absent in older values); written only when absent (the claim that makes a
+ *              duplicate a no-op);
  *   dmarc_rrec "<policy domain>\x1f<identity>\x1f<chunk %06u>" -> "recv=<t>\n" then one line per
  *              record (ip, count, disposition, policy results, reason, identifiers, auth
  *              results), at most MG_RSTORE_CHUNK octets per value;
@@ -276,16 +278,60 @@ enum mg_rsum_counter { MG_RSUM_MSGS, MG_RSUM_DMARC_PASS, MG_RSUM_DKIM_PASS, MG_R
 struct mg_rstore_info {
 	char domain[MG_REPORT_NAME_MAX + 1];
 	char identity[MG_REPORT_IDENTITY_MAX];
-	char org[MG_REPORT_NAME_MAX + 1];	/* decoded, printable */
+	char org[MG_REPORT_NAME_MAX + 1];	/* decoded, printable (non-printable octets '?') */
+	char email[MG_REPORT_NAME_MAX + 1];
 	char report_id[MG_REPORT_NAME_MAX + 1];
 	long long recv, begin, end;
 	unsigned long long records, total;
+};
+
+/* One stored report's header (mg_rstore_get): strings decoded and printable, "" if absent. */
+struct mg_rstore_report {
+	struct mg_rstore_info info;
+	char extra_contact[MG_REPORT_NAME_MAX + 1];
+	char policy_domain[MG_REPORT_NAME_MAX + 1];
+	char adkim[2], aspf[2];			/* "r", "s" or "" */
+	char p[16], sp[16], np[16];		/* mg_report_policy_name values */
+	int pct;				/* -1 when not published */
+	char fo[MG_REPORT_NAME_MAX + 1];
+	unsigned quirks;			/* MG_REPORT_Q_* */
+	int bis;
 };
 
 /* One source IP over a period (mg_rstore_summary). */
 struct mg_rstore_sum {
 	char ip[46];
 	unsigned long long n[MG_RSUM_COUNT];
+};
+
+/* One report day (UTC, of date_range begin) over every source IP (mg_rstore_days). */
+struct mg_rstore_day {
+	long long t;				/* 00:00:00 UTC of the day */
+	unsigned long long n[MG_RSUM_COUNT];
+};
+
+/* One reporter (org name and email) over a period (mg_rstore_reporters). */
+struct mg_rstore_reporter {
+	char org[MG_REPORT_NAME_MAX + 1];
+	char email[MG_REPORT_NAME_MAX + 1];
+	unsigned long long reports, messages;
+	long long last_end;
+};
+
+/* One stored record line parsed (mg_rstore_row_parse); strings printable, "" if absent. */
+struct mg_rstore_row {
+	char ip[46];
+	unsigned long long count;
+	char disposition[16], dkim[16], spf[16];
+	char reason[64];
+	char header_from[MG_REPORT_NAME_MAX + 1], envelope_from[MG_REPORT_NAME_MAX + 1];
+	char envelope_to[MG_REPORT_NAME_MAX + 1];
+	struct { char domain[MG_REPORT_NAME_MAX + 1], selector[64], result[16]; }
+	    auth_dkim[MG_REPORT_DKIM_MAX];
+	size_t n_dkim;
+	struct { char domain[MG_REPORT_NAME_MAX + 1], scope[16], result[16]; }
+	    auth_spf[MG_REPORT_SPF_MAX];
+	size_t n_spf;
 };
 
 /* Opens (creating) the three tables in kv. NULL with *error_r (static). */
@@ -296,23 +342,62 @@ void mg_rstore_free(struct mg_rstore **sp);
  * -1 on a storage error (*error_r static). */
 int mg_rstore_put(struct mg_rstore *s, const char *policy_domain, const struct mg_report *r,
     long long recv, const char **error_r);
-/* The reports of domain, newest first (by date_range end, then receipt), at most max. *out
- * is allocated (xfree it), *n_r its length. Returns 0 or -1. Full table scan (lib/kvdb.h has
- * no cursor): for the console and mailguardctl, not for the mail path. */
+/* Reading (report_query.c): prefix scans (mg_kvdb_scan) of one domain's keys, so the cost
+ * follows the domain's data, not the table's. A period [since, until] is compared by UTC day:
+ * a report belongs to it when the day of its date_range begin is between the days of since and
+ * until (both included). Results are allocated (xfree *out, also on error); *n_r its length.
+ * Each returns 0 or -1 (storage error; what was gathered is still returned). Any thread. */
+
+/* The reports of domain whose begin day is in [since, until], newest first (by date_range
+ * end, then receipt, then identity), at most max. mg_rstore_list: every period. */
+int mg_rstore_list_range(struct mg_rstore *s, const char *domain, long long since,
+    long long until, size_t max, struct mg_rstore_info **out, size_t *n_r);
 int mg_rstore_list(struct mg_rstore *s, const char *domain, size_t max,
     struct mg_rstore_info **out, size_t *n_r);
-/* Per source IP totals of domain for report days (UTC, date_range begin) >= since (Unix
- * seconds), sorted by messages descending. *out allocated (xfree). Returns 0 or -1. */
+/* Per source IP totals of domain for report days in [since, until], sorted by messages
+ * descending, then IP. mg_rstore_summary: days >= since. */
+int mg_rstore_summary_range(struct mg_rstore *s, const char *domain, long long since,
+    long long until, struct mg_rstore_sum **out, size_t *n_r);
 int mg_rstore_summary(struct mg_rstore *s, const char *domain, long long since,
     struct mg_rstore_sum **out, size_t *n_r);
+/* Per day totals of domain for report days in [since, until]: only days with data, oldest
+ * first. */
+int mg_rstore_days(struct mg_rstore *s, const char *domain, long long since, long long until,
+    struct mg_rstore_day **out, size_t *n_r);
+/* Reporters of domain's reports in [since, until] grouped by (org, email), by messages (the
+ * reports' totals) descending, then org; *reports_r (may be NULL) gets the number of reports. */
+int mg_rstore_reporters(struct mg_rstore *s, const char *domain, long long since,
+    long long until, struct mg_rstore_reporter **out, size_t *n_r, size_t *reports_r);
+/* The header of the report stored under (domain, identity). Returns 1 found, 0 not, -1. */
+int mg_rstore_get(struct mg_rstore *s, const char *domain, const char *identity,
+    struct mg_rstore_report *out);
 /* The records of one stored report as their stored lines (tests, tools): appended to out,
  * one per line. Returns the number of records, or -1. */
 long long mg_rstore_records(struct mg_rstore *s, const char *domain, const char *identity,
     struct buf *out);
+/* Parses one line of mg_rstore_records (without its newline). Returns 0 or -1 (not a record
+ * line). Pure. */
+int mg_rstore_row_parse(const char *line, size_t len, struct mg_rstore_row *row);
+/* "case", "float_time", "empty_org", "xs_schema", "other_value", "truncated", "gzip_trail",
+ * "bad_domain" for one MG_REPORT_Q_* bit; NULL for other values. */
+const char *mg_rstore_quirk_name(unsigned bit);
 /* Expiry: deletes what was received (or last updated) before now - retention, visiting at
  * most max_items records per table (incremental, lib/kvdb.h). Adds the number deleted to
  * *removed_r. Returns 0 or -1. */
 int mg_rstore_expire(struct mg_rstore *s, long long now, long long retention, size_t max_items,
     size_t *removed_r);
+
+/* Internal to report_store.c and report_query.c. */
+#define MG_RSTORE_SEP '\x1f'
+struct mg_rstore {
+	struct mg_kvdb_table *rpt, *rrec, *rsum;
+};
+/* The value of " key=" (or "key=" at the start) in line[0..len), percent-decoded into out
+ * (non-printable octets as '?', cut to size). Returns 0, or -1 when the key is missing. */
+int mg_rstore_field(const char *line, size_t len, const char *key, char *out, size_t size);
+/* The number in key=, 0 if missing or not a number in 0..2^62. */
+long long mg_rstore_field_ll(const char *line, size_t len, const char *key);
+/* "recv=<t> n0 n1 n2 n3 n4 n5" (a dmarc_rsum value) -> n; -1 when unreadable. */
+int mg_rstore_sum_parse(const char *v, size_t len, unsigned long long *n);
 
 #endif

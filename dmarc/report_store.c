@@ -5,7 +5,9 @@
  * counters updated. A crash between the steps loses counters, never consistency: the tables are
  * caches of what reporters sent (DESIGN.md §10). Values are printable text lines, fields
  * percent-encoded outside [A-Za-z0-9.-_@:] (as dmarc/store.c), so a value never holds a space,
- * newline or control byte. Any thread (kvdb handles are free-threaded). */
+ * newline or control byte. The read side is dmarc/report_query.c; the value helpers below
+ * (mg_rstore_field, mg_rstore_sum_parse) are shared with it. Any thread (kvdb handles are
+ * free-threaded). */
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -16,15 +18,16 @@
 #include "lib/strnum.h"
 #include "lib/xalloc.h"
 
-#define SEP '\x1f'
-#define SCAN_CHUNK 1000			/* records visited per sweep call while scanning */
-#define SCAN_CALLS_MAX 1000000		/* bound on sweep calls of one scan */
-#define LIST_HARD_MAX 100000		/* reports gathered by one list call */
-#define SUM_HARD_MAX 200000		/* summary rows gathered by one call */
+#define SEP MG_RSTORE_SEP
 
-struct mg_rstore {
-	struct mg_kvdb_table *rpt, *rrec, *rsum;
-};
+/* strnum_ll without the error text (strnum wants an error_r). */
+static int
+num_ll(const char *s, long long min, long long max, long long *out)
+{
+	const char *e;
+
+	return strnum_ll(s, min, max, out, &e);
+}
 
 struct mg_rstore *
 mg_rstore_open(struct mg_kvdb *kv, const char **error_r)
@@ -85,10 +88,8 @@ hexval(char c)
 	    c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
 }
 
-/* The value of " key=" (or "key=" at the start) in line[0..len), percent-decoded into out
- * (non-printable octets as '?', cut to size). Returns 0, or -1 when the key is missing. */
-static int
-field(const char *line, size_t len, const char *key, char *out, size_t size)
+int
+mg_rstore_field(const char *line, size_t len, const char *key, char *out, size_t size)
 {
 	size_t kl = strlen(key), o = 0;
 
@@ -114,13 +115,13 @@ field(const char *line, size_t len, const char *key, char *out, size_t size)
 	return -1;
 }
 
-static long long
-field_ll(const char *line, size_t len, const char *key)
+long long
+mg_rstore_field_ll(const char *line, size_t len, const char *key)
 {
 	char v[32];
 	long long n;
 
-	if (field(line, len, key, v, sizeof(v)) < 0 || strnum_ll(v, 0, 1LL << 62, &n, NULL) < 0)
+	if (mg_rstore_field(line, len, key, v, sizeof(v)) < 0 || num_ll(v, 0, 1LL << 62, &n) < 0)
 		return 0;
 	return n;
 }
@@ -138,6 +139,8 @@ rpt_value(const struct mg_report *r, long long recv, struct buf *v)
 	    put_kv(v, "pd", r->policy.domain) < 0 ||
 	    put_kv(v, "p", mg_report_policy_name(r->policy.p)) < 0 ||
 	    put_kv(v, "sp", mg_report_policy_name(r->policy.sp)) < 0 ||
+	    put_kv(v, "np", mg_report_policy_name(r->policy.np)) < 0 ||
+	    put_kv(v, "fo", r->policy.fo) < 0 || put_kv(v, "ext", r->extra_contact) < 0 ||
 	    str_fmt(num, sizeof(num), "%d", r->policy.pct) < 0 || put_kv(v, "pct", num) < 0 ||
 	    buf_printf(v, " adkim=%c aspf=%c bis=%d quirks=%u", r->policy.adkim ? r->policy.adkim :
 	    '-', r->policy.aspf ? r->policy.aspf : '-', r->bis, r->quirks) < 0)
@@ -227,18 +230,18 @@ struct sum_add {
 	unsigned long long add[MG_RSUM_COUNT];
 };
 
-/* "recv=<t> n0 n1 n2 n3 n4 n5" -> n; -1 when unreadable. */
-static int
-sum_parse(const char *v, size_t len, unsigned long long *n)
+int
+mg_rstore_sum_parse(const char *v, size_t len, unsigned long long *n)
 {
 	struct slice rest = { v, len };
+	const char *serr;
 	int i = -1;
 
 	while (rest.len > 0 && i < MG_RSUM_COUNT) {
 		const char *sp = memchr(rest.p, ' ', rest.len);
 		struct slice tok = { rest.p, sp != NULL ? (size_t)(sp - rest.p) : rest.len };
 
-		if (i >= 0 && strnum_slice_ull(tok, ~0ULL, &n[i], NULL) < 0)
+		if (i >= 0 && strnum_slice_ull(tok, ~0ULL, &n[i], &serr) < 0)
 			return -1;
 		i++;
 		rest.p += tok.len + (sp != NULL);
@@ -253,7 +256,7 @@ sum_fn(void *arg, const void *old, size_t oldlen, struct buf *new_val)
 	const struct sum_add *a = arg;
 	unsigned long long n[MG_RSUM_COUNT] = { 0 };
 
-	if (old != NULL && sum_parse(old, oldlen, n) < 0)
+	if (old != NULL && mg_rstore_sum_parse(old, oldlen, n) < 0)
 		memset(n, 0, sizeof(n));	/* unreadable: start over */
 	for (int i = 0; i < MG_RSUM_COUNT; i++)
 		n[i] += a->add[i];
@@ -338,273 +341,6 @@ mg_rstore_put(struct mg_rstore *s, const char *policy_domain, const struct mg_re
 	return 1;
 }
 
-/* ---- reading: full scans through mg_kvdb_sweep with a keep function that keeps all ---- */
-
-struct scan {
-	const char *prefix;		/* "<domain>\x1f" */
-	size_t plen;
-	struct buf first;		/* first key seen: seeing it again means the walk wrapped */
-	int wrapped;
-	int ends;			/* times the walk reached the end of the table */
-	int (*collect)(void *arg, const char *key, size_t klen, const char *val, size_t vlen);
-	void *arg;
-	int failed;
-};
-
-static int
-scan_keep(void *arg, const void *key, size_t klen, const void *val, size_t vlen)
-{
-	struct scan *sc = arg;
-
-	if (sc->wrapped)
-		return 1;
-	if (sc->first.len == 0) {
-		if (buf_append(&sc->first, key, klen) < 0)
-			return -1;
-	} else if (sc->ends > 0 && klen == sc->first.len &&
-	    memcmp(key, sc->first.data, klen) == 0) {
-		sc->wrapped = 1;
-		return 1;
-	}
-	if (klen > sc->plen && memcmp(key, sc->prefix, sc->plen) == 0 &&
-	    sc->collect(sc->arg, key, klen, val, vlen) < 0)
-		sc->failed = 1;
-	return 1;
-}
-
-/* Visits every record of t once, from wherever the table's sweep position is, around to it
- * again (a record may be seen twice if a transaction was retried: collectors de-duplicate). */
-static int
-scan(struct mg_kvdb_table *t, struct scan *sc)
-{
-	int r = 0;
-
-	buf_init(&sc->first, MG_KVDB_KEY_MAX);
-	for (long i = 0; i < SCAN_CALLS_MAX && !sc->wrapped && sc->ends < 2; i++) {
-		if ((r = mg_kvdb_sweep(t, scan_keep, sc, SCAN_CHUNK, NULL)) < 0)
-			break;
-		if (r == 1 && (sc->first.len == 0 || ++sc->ends == 2))
-			break;
-	}
-	buf_free(&sc->first);
-	return r < 0 || sc->failed ? -1 : 0;
-}
-
-struct list_ctx {
-	struct mg_rstore_info *v;
-	size_t n, cap;
-};
-
-static int
-list_collect(void *arg, const char *key, size_t klen, const char *val, size_t vlen)
-{
-	struct list_ctx *c = arg;
-	struct mg_rstore_info *x;
-	const char *sep = memchr(key, SEP, klen);
-
-	if (c->n >= LIST_HARD_MAX || sep == NULL || (size_t)(sep - key) > MG_REPORT_NAME_MAX ||
-	    klen - (size_t)(sep - key) > MG_REPORT_IDENTITY_MAX || vlen < 7 ||
-	    memcmp(val, "mgrpt1 ", 7) != 0)
-		return 0;
-	if (c->n == c->cap) {
-		c->cap = c->cap ? c->cap * 2 : 16;
-		c->v = xreallocarray(c->v, c->cap, sizeof(*c->v));
-	}
-	x = &c->v[c->n++];
-	memset(x, 0, sizeof(*x));
-	memcpy(x->domain, key, (size_t)(sep - key));
-	memcpy(x->identity, sep + 1, klen - (size_t)(sep - key) - 1);
-	(void)field(val, vlen, "org", x->org, sizeof(x->org));
-	(void)field(val, vlen, "id", x->report_id, sizeof(x->report_id));
-	x->recv = field_ll(val, vlen, "recv");
-	x->begin = field_ll(val, vlen, "begin");
-	x->end = field_ll(val, vlen, "end");
-	x->records = (unsigned long long)field_ll(val, vlen, "records");
-	x->total = (unsigned long long)field_ll(val, vlen, "total");
-	return 0;
-}
-
-static int
-cmp_info(const void *a, const void *b)
-{
-	const struct mg_rstore_info *x = a, *y = b;
-
-	if (x->end != y->end)
-		return x->end > y->end ? -1 : 1;
-	if (x->recv != y->recv)
-		return x->recv > y->recv ? -1 : 1;
-	return strcmp(x->identity, y->identity);
-}
-
-static char *
-prefix_of(const char *domain)
-{
-	return xasprintf("%s%c", domain, SEP);
-}
-
-int
-mg_rstore_list(struct mg_rstore *s, const char *domain, size_t max,
-    struct mg_rstore_info **out, size_t *n_r)
-{
-	struct list_ctx c = { 0 };
-	struct scan sc = { .collect = list_collect, .arg = &c };
-	char *prefix = prefix_of(domain);
-	size_t n = 0;
-	int rc;
-
-	sc.prefix = prefix;
-	sc.plen = strlen(prefix);
-	rc = scan(s->rpt, &sc);
-	xfree(prefix);
-	if (c.n > 0)
-		qsort(c.v, c.n, sizeof(*c.v), cmp_info);
-	for (size_t i = 0; i < c.n; i++)	/* drop doubles (retried sweep transactions) */
-		if (n == 0 || strcmp(c.v[n - 1].identity, c.v[i].identity) != 0)
-			c.v[n++] = c.v[i];
-	*out = c.v;
-	*n_r = n < max ? n : max;
-	return rc;
-}
-
-struct sum_ctx {
-	char since[16];			/* yyyymmdd */
-	struct mg_rstore_sum *v;
-	char (*keys)[MG_REPORT_NAME_MAX + 80];
-	size_t n, cap;
-};
-
-static int
-sum_collect(void *arg, const char *key, size_t klen, const char *val, size_t vlen)
-{
-	struct sum_ctx *c = arg;
-	const char *d = memchr(key, SEP, klen), *ip;
-
-	if (d == NULL || c->n >= SUM_HARD_MAX || klen >= sizeof(c->keys[0]) ||
-	    (ip = memchr(d + 1, SEP, klen - (size_t)(d + 1 - key))) == NULL ||
-	    ip - d - 1 != 8 || memcmp(d + 1, c->since, 8) < 0 ||
-	    (size_t)(key + klen - ip - 1) >= sizeof(c->v[0].ip))
-		return 0;
-	if (c->n == c->cap) {
-		c->cap = c->cap ? c->cap * 2 : 16;
-		c->v = xreallocarray(c->v, c->cap, sizeof(*c->v));
-		c->keys = xreallocarray(c->keys, c->cap, sizeof(*c->keys));
-	}
-	memset(&c->v[c->n], 0, sizeof(c->v[0]));
-	if (sum_parse(val, vlen, c->v[c->n].n) < 0)
-		return 0;
-	memcpy(c->v[c->n].ip, ip + 1, (size_t)(key + klen - ip - 1));
-	memcpy(c->keys[c->n], key, klen);
-	c->keys[c->n][klen] = '\0';
-	c->n++;
-	return 0;
-}
-
-static int
-cmp_order_key(const void *a, const void *b, void *arg)
-{
-	const struct sum_ctx *c = arg;
-
-	return strcmp(c->keys[*(const size_t *)a], c->keys[*(const size_t *)b]);
-}
-
-static int
-cmp_sum_ip(const void *a, const void *b)
-{
-	return strcmp(((const struct mg_rstore_sum *)a)->ip, ((const struct mg_rstore_sum *)b)->ip);
-}
-
-static int
-cmp_sum_msgs(const void *a, const void *b)
-{
-	const struct mg_rstore_sum *x = a, *y = b;
-
-	if (x->n[MG_RSUM_MSGS] != y->n[MG_RSUM_MSGS])
-		return x->n[MG_RSUM_MSGS] > y->n[MG_RSUM_MSGS] ? -1 : 1;
-	return strcmp(x->ip, y->ip);
-}
-
-int
-mg_rstore_summary(struct mg_rstore *s, const char *domain, long long since,
-    struct mg_rstore_sum **out, size_t *n_r)
-{
-	struct sum_ctx c = { 0 };
-	struct scan sc = { .collect = sum_collect, .arg = &c };
-	char *prefix = prefix_of(domain);
-	time_t t = (time_t)(since > 0 ? since : 0);
-	struct tm tm;
-	size_t n = 0, *order;
-	int rc;
-
-	if (gmtime_r(&t, &tm) == NULL || strftime(c.since, sizeof(c.since), "%Y%m%d", &tm) == 0)
-		str_lcpy(c.since, "00000000", sizeof(c.since));
-	sc.prefix = prefix;
-	sc.plen = strlen(prefix);
-	rc = scan(s->rsum, &sc);
-	xfree(prefix);
-	/* doubles of one key (retried transactions) first, then one row per IP over the days */
-	order = xcalloc(c.n + 1, sizeof(*order));
-	for (size_t i = 0; i < c.n; i++)
-		order[i] = i;
-	if (c.n > 0)
-		qsort_r(order, c.n, sizeof(*order), cmp_order_key, &c);
-	if (c.n > 0) {
-		struct mg_rstore_sum *u = xcalloc(c.n, sizeof(*u));
-
-		for (size_t i = 0; i < c.n; i++)
-			if (i == 0 || strcmp(c.keys[order[i - 1]], c.keys[order[i]]) != 0)
-				u[n++] = c.v[order[i]];
-		xfree(c.v);
-		c.v = u;
-	}
-	xfree(order);
-	xfree(c.keys);
-	if (n > 0)
-		qsort(c.v, n, sizeof(*c.v), cmp_sum_ip);
-	c.n = n;
-	n = 0;
-	for (size_t i = 0; i < c.n; i++) {
-		if (n > 0 && strcmp(c.v[n - 1].ip, c.v[i].ip) == 0) {
-			for (int k = 0; k < MG_RSUM_COUNT; k++)
-				c.v[n - 1].n[k] += c.v[i].n[k];
-		} else
-			c.v[n++] = c.v[i];
-	}
-	if (n > 0)
-		qsort(c.v, n, sizeof(*c.v), cmp_sum_msgs);
-	*out = c.v;
-	*n_r = n;
-	return rc;
-}
-
-long long
-mg_rstore_records(struct mg_rstore *s, const char *domain, const char *identity,
-    struct buf *out)
-{
-	struct buf k, v;
-	long long n = 0;
-	int r = 1;
-
-	buf_init(&k, MG_KVDB_KEY_MAX);
-	buf_init(&v, MG_KVDB_VALUE_MAX);
-	for (unsigned chunk = 0; r == 1 && chunk < 1000000; chunk++) {
-		const char *nl;
-
-		buf_reset(&k);
-		if (buf_printf(&k, "%s%c%s%c%06u", domain, SEP, identity, SEP, chunk) < 0 ||
-		    (r = mg_kvdb_get(s->rrec, k.data, k.len, &v)) < 0)
-			n = -1;
-		if (r != 1 || (nl = memchr(v.data, '\n', v.len)) == NULL)
-			break;
-		for (const char *p = nl + 1; p < v.data + v.len; p++)
-			n += *p == '\n';
-		if (buf_append(out, nl + 1, v.len - (size_t)(nl + 1 - v.data)) < 0)
-			n = -1;
-	}
-	buf_free(&k);
-	buf_free(&v);
-	return n;
-}
-
 /* ---- expiry ---- */
 
 struct expire_ctx {
@@ -621,7 +357,7 @@ expire_keep(void *arg, const void *key, size_t klen, const void *val, size_t vle
 	(void)key;
 	(void)klen;
 	if (vlen > 7 && memcmp(v, "mgrpt1 ", 7) == 0)
-		recv = field_ll(v, vlen, "recv");
+		recv = mg_rstore_field_ll(v, vlen, "recv");
 	else {			/* "recv=<t>\n..." or "recv=<t> ..." */
 		char num[24];
 		size_t i = 5, o = 0;
@@ -631,7 +367,7 @@ expire_keep(void *arg, const void *key, size_t klen, const void *val, size_t vle
 		for (; i < vlen && v[i] >= '0' && v[i] <= '9' && o + 1 < sizeof(num); i++)
 			num[o++] = v[i];
 		num[o] = '\0';
-		if (strnum_ll(num, 0, 1LL << 62, &recv, NULL) < 0)
+		if (num_ll(num, 0, 1LL << 62, &recv) < 0)
 			return 0;
 	}
 	return recv >= e->cutoff;

@@ -29,9 +29,7 @@
 #define RUA_MESSAGE_MAX (64LL * 1024 * 1024)	/* octets looked at (smtpd caps messages first) */
 
 static struct mg_rstore *rstore;
-
-/* TEMP-WEAK: until filter/tlsrpt_rua.c lands (helper tlsin); removed at integration */
-extern __typeof__(tlsrpt_rua_ingest) tlsrpt_rua_ingest __attribute__((weak));
+static struct mg_rarchive *archive;	/* state_dir/dmarc-archive */
 
 /* What one message brings: per kind, the protected domains whose report address is among its
  * recipients, and those recipients. */
@@ -43,6 +41,7 @@ struct rua_set {
 	char sid[17];
 	char qid[QUEUE_ID_LEN + 1];
 	long long max_size;
+	int archive;		/* dmarc_rua_archive */
 };
 
 struct rua_job {
@@ -52,29 +51,102 @@ struct rua_job {
 };
 
 void
-dmarc_rua_init(void)
+dmarc_rua_init(const struct mg_config *cfg)
 {
 	const char *err;
+	char *dir = xasprintf("%s/dmarc-archive", cfg->state_dir);
 
 	mg_report_init();
 	if (filter.kv == NULL)
 		log_warn("filter: no state database; incoming DMARC reports are not stored");
 	else if ((rstore = mg_rstore_open(filter.kv, &err)) == NULL)
 		log_err("filter: DMARC report tables: %s; incoming reports are not stored", err);
+	if ((archive = mg_rarchive_open(dir, &err)) == NULL)
+		log_err("filter: %s: %s; incoming reports are not archived", dir, err);
+	xfree(dir);
 }
 
 void
 dmarc_rua_fini(void)
 {
 	mg_rstore_free(&rstore);
+	mg_rarchive_free(&archive);
 }
 
 int
 dmarc_rua_expire(long long now, long long retention, size_t max_items, size_t *removed_r)
 {
-	if (rstore == NULL)
+	int rc = 0;
+
+	if (archive != NULL && mg_rarchive_expire(archive, now, retention, removed_r) < 0)
+		rc = -1;
+	if (rstore != NULL && mg_rstore_expire(rstore, now, retention, max_items, removed_r) < 0)
+		rc = -1;
+	return rc;
+}
+
+struct rebuild {
+	long long stored, duplicate, refused;
+};
+
+/* One archived report back into the store, received when it was archived. */
+static int
+rebuild_one(void *arg, const char *domain, const char *xml, size_t len, long long mtime)
+{
+	struct rebuild *rb = arg;
+	struct mg_report_err e = { 0 };
+	struct mg_report *r;
+	const char *err;
+	size_t a, b;
+	int rc;
+
+	if ((r = mg_report_parse_xml(xml, len, NULL, &e)) == NULL) {
+		rb->refused++;
 		return 0;
-	return mg_rstore_expire(rstore, now, retention, max_items, removed_r);
+	}
+	a = strlen(r->policy.domain);
+	b = strlen(domain);
+	if (!(strcasecmp(r->policy.domain, domain) == 0 || (a > b + 1 &&
+	    r->policy.domain[a - b - 1] == '.' && strcasecmp(r->policy.domain + a - b, domain) == 0))) {
+		rb->refused++;
+		mg_report_free(&r);
+		return 0;
+	}
+	rc = mg_rstore_put(rstore, r->policy.domain, r, mtime, &err);
+	mg_report_free(&r);
+	if (rc < 0)
+		return -1;
+	if (rc == 1)
+		rb->stored++;
+	else
+		rb->duplicate++;
+	return 0;
+}
+
+int
+dmarc_rua_rebuild(const char *domain, struct buf *out)
+{
+	struct rebuild rb = { 0 };
+	size_t bad = 0;
+	long long n;
+	const char *err;
+
+	if (archive == NULL || rstore == NULL) {
+		buf_append_str(out, "error: no report archive or store (see the log)\n");
+		return 1;
+	}
+	if ((n = mg_rarchive_scan(archive, domain, rebuild_one, &rb, &bad)) < 0) {
+		buf_append_str(out, "error: reading the archive or writing the store failed\n");
+		return 1;
+	}
+	if (filter.kv != NULL && mg_kvdb_flush(filter.kv, &err) < 0)
+		log_warn("filter: dmarc rebuild: %s", err);
+	buf_printf(out, "%lld archived report(s) read: %lld stored again, %lld already stored, "
+	    "%lld refused, %zu unreadable\n", n, rb.stored, rb.duplicate, rb.refused, bad);
+	log_info("filter: dmarc rebuild%s%s: %lld archived, %lld stored again, %lld already "
+	    "stored, %lld refused, %zu unreadable", domain ? " " : "", domain ? domain : "", n,
+	    rb.stored, rb.duplicate, rb.refused, bad);
+	return 0;
 }
 
 /* The protected domain whose report address of kind k is rcpt, or NULL. Only the recipient's
@@ -162,6 +234,11 @@ store_one(const struct rua_set *set, const struct mg_report_blob *b, long long n
 	} else if (rstore == NULL) {
 		log_report(set, r, "no_store", "");
 		rc = -1;
+	} else if (set->archive && (archive == NULL ||
+	    mg_rarchive_put(archive, mine, r, b->data, b->len, &err) < 0)) {
+		/* kept first: the file is the copy that survives anything (and rebuilds the store) */
+		log_report(set, r, "archive_error", archive == NULL ? "no archive" : err);
+		rc = -1;
 	} else if ((rc = mg_rstore_put(rstore, r->policy.domain, r, now, &err)) < 0) {
 		log_report(set, r, "store_error", err);
 	} else {
@@ -220,7 +297,7 @@ ingest_all(const struct rua_set *set, int fd, int stored_r[RUA_KINDS])
 	}
 	if (set->n_domains[RUA_DMARC] > 0)
 		stored_r[RUA_DMARC] = ingest_dmarc(set, map, len, now);
-	if (set->n_domains[RUA_TLSRPT] > 0 && tlsrpt_rua_ingest != NULL) {	/* TEMP-WEAK */
+	if (set->n_domains[RUA_TLSRPT] > 0) {
 		for (size_t i = 0; i < set->n_domains[RUA_TLSRPT]; i++)
 			doms[i] = set->domains[RUA_TLSRPT][i];
 		stored_r[RUA_TLSRPT] = tlsrpt_rua_ingest(doms, set->n_domains[RUA_TLSRPT], map, len,
@@ -287,6 +364,7 @@ dmarc_rua_submit(const struct mg_config *cfg, const struct envelope *env, int fd
 		return NULL;
 	str_lcpy(set->sid, sid, sizeof(set->sid));
 	str_lcpy(set->qid, env->qid, sizeof(set->qid));
+	set->archive = cfg->dmarc_rua_archive;
 	set->max_size = cfg->max_message_size > 0 && cfg->max_message_size < RUA_MESSAGE_MAX ?
 	    cfg->max_message_size + 64 * 1024 : RUA_MESSAGE_MAX;
 	if (!cfg->dmarc_rua_keep)

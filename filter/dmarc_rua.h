@@ -9,7 +9,7 @@
 
 /* Loop, at start after the state database is open and before the pool exists:
  * mg_report_init (libxml2) and the report tables. */
-void dmarc_rua_init(void);
+void dmarc_rua_init(const struct mg_config *cfg);
 /* Loop, at shutdown after the pool is gone and before the database closes. */
 void dmarc_rua_fini(void);
 enum rua_kind { RUA_DMARC, RUA_TLSRPT, RUA_KINDS };
@@ -33,7 +33,11 @@ struct rua_set *dmarc_rua_submit(const struct mg_config *cfg, const struct envel
  * be delivered as usual. */
 void dmarc_rua_ingest(struct rua_set *set, int fd, int consume, struct buf *consumed);
 void dmarc_rua_set_free(struct rua_set **setp);
-/* Any thread (the maintenance job): expiry of stored reports (mg_rstore_expire). */
+/* Any thread (the maintenance job): expiry of stored and archived reports. */
 int dmarc_rua_expire(long long now, long long retention, size_t max_items, size_t *removed_r);
+/* Worker (mailguardctl dmarc rebuild [DOMAIN]): every archived report of domain (NULL: all)
+ * parsed and stored again (already stored ones are left as they are). Appends one line to out;
+ * returns the exit status. */
+int dmarc_rua_rebuild(const char *domain, struct buf *out);
 
 #endif

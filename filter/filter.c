@@ -15,7 +15,9 @@
 #include "dmarc/dmarc.h"
 #include "filter/content.h"
 #include "filter/dmarc_rua.h"
+#include "filter/tlsrpt_rua.h"
 #include "filter/dmarc_job.h"
+#include "filter/filter_ctl.h"
 #include "filter/filter_int.h"
 #include "lib/log.h"
 #include "lib/str.h"
@@ -103,6 +105,7 @@ maint_run(struct workq_job *w, void *ctx)
 	j->swept_all = r == 1;
 	j->sweep_err = r < 0;
 	(void)dmarc_rua_expire(j->now, j->g->cfg->dmarc_rua_retention, MAINT_SWEEP_MAX, NULL);
+	(void)tlsrpt_rua_expire(j->now, j->g->cfg->tlsrpt_rua_retention, MAINT_SWEEP_MAX, NULL);
 	/* flushes pages and removes log files older than the checkpoint (lib/kvdb.c), so the
 	 * log stays bounded by what was written since the last run */
 	j->ckpt_err = filter.kv != NULL && mg_kvdb_checkpoint(filter.kv, &err) < 0;
@@ -192,6 +195,7 @@ filter_shutdown(void)
 	filter_gen_unref(&filter.gen);
 	mg_psl_free(&filter.psl);
 	dmarc_rua_fini();
+	tlsrpt_rua_fini();
 	mg_kvdb_close(&filter.kv);
 	role_exit(0);
 }
@@ -263,13 +267,15 @@ filter_main(void)
 	role.on_reload = filter_reload;
 	role.on_shutdown = filter_shutdown;
 	role.on_peer_reset = filter_peer_reset;
+	role.on_sup_msg = filter_ctl_msg;	/* dmarc ..., tls-reports ... (filter_ctl.c) */
 	role_drop_privileges();
 	metrics_open(role.cfg->state_dir, "filter");
 	if ((cfg = load_private_config()) == NULL)
 		fatal("filter: configuration in %s has errors", role.config_dir);
 	open_resolver(cfg);
 	open_state(cfg);
-	dmarc_rua_init();	/* libxml2 before any worker thread */
+	dmarc_rua_init(cfg);	/* libxml2 before any worker thread */
+	tlsrpt_rua_init();
 	if (content_init(role.loop, cfg, filter.kv, &err) < 0)
 		fatal("filter: content layers: %s", err);
 	filter.gen = gen_new(cfg);

@@ -21,9 +21,15 @@ int tlsrpt_rua_expire(long long now, long long retention, size_t max_items, size
  * policy-domain is one of them or a subdomain (others refused: "foreign_domain"); one log
  * line per report or refused message, counters M_TLS_REPORTS_*. sid, qid: for the log line
  * (qid may be NULL or ""). now: receipt time (Unix seconds). Returns the number of reports
- * stored or already stored (duplicates), 0 if none, -1 on a storage error. */
+ * stored or already stored (duplicates), 0 if none, -1 on a storage error (any report: the
+ * caller may tempfail and retry, stored reports are then duplicates). Without a state
+ * database reports are refused ("no_store") and 0 is returned. */
 int tlsrpt_rua_ingest(const char *const *domains, size_t n_domains, const void *msg,
     size_t len, const char *sid, const char *qid, long long now);
+
+/* For tlsrpt_ctl.c: the open store, or NULL (no state database). Opens it on first use if
+ * tlsrpt_rua_init was not called (the store is valid until tlsrpt_rua_fini). Any thread. */
+struct mg_tstore *tlsrpt_rua_store(void);
 
 /* Worker thread. argv[0] == "tls-reports": "summary DOMAIN [--days N] [--json]" and
  * "reports DOMAIN [--days N] [--limit N] [--json]". Appends the answer to out; returns the

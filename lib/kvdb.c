@@ -523,6 +523,188 @@ mg_kvdb_sweep(struct mg_kvdb_table *t, mg_kvdb_keep_fn *keep, void *arg, size_t 
 	return at_end ? 1 : 0;
 }
 
+/* ---- mg_kvdb_scan: batches read under DB_READ_COMMITTED, handed out with no lock held ---- */
+
+#define KVDB_SCAN_BATCH_BYTES (1024u * 1024)
+
+struct kvdb_scan_state {
+	const void *prefix;
+	size_t plen;
+	struct buf kb, vb;	/* cursor read buffers */
+	struct buf pos;		/* last key read (seek point of the next batch) */
+	int started;		/* pos holds a key already read */
+	struct buf batch;	/* copies: [size_t klen][size_t vlen][key][val] ... */
+	size_t n;		/* records in batch */
+	int at_end;		/* the range (or the table) is exhausted */
+};
+
+static int
+kvdb_scan_in_range(const struct kvdb_scan_state *st)
+{
+	return st->kb.len >= st->plen && (st->plen == 0 ||
+	    memcmp(st->kb.data, st->prefix, st->plen) == 0);
+}
+
+static int
+kvdb_scan_copy(struct kvdb_scan_state *st)
+{
+	size_t kl = st->kb.len, vl = st->vb.len;
+
+	if (buf_append(&st->batch, &kl, sizeof(kl)) < 0 ||
+	    buf_append(&st->batch, &vl, sizeof(vl)) < 0 ||
+	    buf_append(&st->batch, st->kb.data, kl) < 0 ||
+	    (vl > 0 && buf_append(&st->batch, st->vb.data, vl) < 0))
+		return ENOSPC;
+	buf_reset(&st->pos);
+	if (buf_append(&st->pos, st->kb.data, kl) < 0)
+		return ENOSPC;
+	st->started = 1;
+	st->n++;
+	return 0;
+}
+
+/* Reads one batch after st->pos (or at the seek key) inside txn. Returns 0 or a BDB error. */
+static int
+kvdb_scan_batch(struct mg_kvdb_table *t, DB_TXN *txn, struct kvdb_scan_state *st,
+    const void *seek, size_t seek_len)
+{
+	DBC *c = NULL;
+	int r;
+
+	if ((r = t->db->cursor(t->db, txn, &c, DB_READ_COMMITTED)) != 0)
+		return r;
+	buf_reset(&st->kb);
+	if (st->started) {
+		seek = st->pos.data;
+		seek_len = st->pos.len;
+	}
+	if (seek_len == 0) {
+		r = kvdb_cursor_get(c, &st->kb, &st->vb, DB_FIRST);
+	} else {
+		if (kvdb_buf_room(&st->kb, seek_len) < 0 || buf_append(&st->kb, seek, seek_len) < 0) {
+			r = ENOSPC;
+			goto done;
+		}
+		r = kvdb_cursor_get(c, &st->kb, &st->vb, DB_SET_RANGE);
+		/* the last key of the previous batch: step past it */
+		if (r == 0 && st->started && st->kb.len == st->pos.len &&
+		    memcmp(st->kb.data, st->pos.data, st->pos.len) == 0)
+			r = kvdb_cursor_get(c, &st->kb, &st->vb, DB_NEXT);
+	}
+	while (r == 0) {
+		if (!kvdb_scan_in_range(st)) {
+			st->at_end = 1;
+			break;
+		}
+		if ((r = kvdb_scan_copy(st)) != 0)
+			break;
+		if (st->n >= MG_KVDB_SCAN_BATCH || st->batch.len >= KVDB_SCAN_BATCH_BYTES)
+			break;
+		r = kvdb_cursor_get(c, &st->kb, &st->vb, DB_NEXT);
+	}
+	if (r == DB_NOTFOUND) {
+		st->at_end = 1;
+		r = 0;
+	}
+done:
+	{
+		int cr = c->close(c);
+
+		if (r == 0)
+			r = cr;
+	}
+	return r;
+}
+
+/* Hands the batch to fn. Returns 1 to go on, 0 when fn stopped, -1 when fn failed. */
+static int
+kvdb_scan_deliver(struct kvdb_scan_state *st, mg_kvdb_scan_fn *fn, void *arg)
+{
+	const char *p = st->batch.data;
+
+	for (size_t i = 0; i < st->n; i++) {
+		size_t kl, vl;
+		int k;
+
+		memcpy(&kl, p, sizeof(kl));
+		memcpy(&vl, p + sizeof(kl), sizeof(vl));
+		p += 2 * sizeof(size_t);
+		k = fn(arg, p, kl, vl > 0 ? p + kl : "", vl);
+		p += kl + vl;
+		if (k <= 0)
+			return k < 0 ? -1 : 0;
+	}
+	return 1;
+}
+
+int
+mg_kvdb_scan(struct mg_kvdb_table *t, const void *start, size_t slen, const void *prefix,
+    size_t plen, mg_kvdb_scan_fn *fn, void *arg)
+{
+	DB_ENV *env = t->kv->env;
+	struct kvdb_scan_state st = { .prefix = prefix, .plen = plen };
+	int r = 0, go = 1;
+
+	if (start == NULL || slen == 0) {
+		start = prefix;
+		slen = plen;
+	}
+	if (slen > MG_KVDB_KEY_MAX || plen > MG_KVDB_KEY_MAX) {
+		log_err("kvdb: %s/%s: scan key length out of range", t->kv->dir, t->name);
+		return -1;
+	}
+	buf_init(&st.kb, MG_KVDB_KEY_MAX + 1);
+	buf_init(&st.vb, MG_KVDB_VALUE_MAX + 1);
+	buf_init(&st.pos, MG_KVDB_KEY_MAX + 1);
+	buf_init(&st.batch, KVDB_SCAN_BATCH_BYTES + MG_KVDB_KEY_MAX + MG_KVDB_VALUE_MAX + 64);
+	(void)kvdb_buf_prepare(&st.kb, KVDB_GET_GUESS);
+	(void)kvdb_buf_prepare(&st.vb, KVDB_GET_GUESS);
+	while (go == 1 && !st.at_end) {
+		struct buf pos_before;
+		int started_before = st.started, tries = 0;
+
+		buf_init(&pos_before, MG_KVDB_KEY_MAX + 1);
+		if (buf_append(&pos_before, st.pos.data ? st.pos.data : "", st.pos.len) < 0)
+			r = ENOSPC;
+		for (; r == 0;) {
+			DB_TXN *txn = NULL;
+
+			buf_reset(&st.batch);
+			st.n = 0;
+			if ((r = env->txn_begin(env, NULL, &txn, DB_READ_COMMITTED)) != 0)
+				break;
+			r = kvdb_scan_batch(t, txn, &st, start, slen);
+			if (r == 0) {
+				r = txn->commit(txn, 0);
+				break;
+			}
+			(void)txn->abort(txn);
+			if (!kvdb_is_retryable(r) || ++tries >= KVDB_RETRIES)
+				break;
+			/* deadlocked: read the same batch again */
+			r = 0;
+			st.at_end = 0;
+			st.started = started_before;
+			buf_reset(&st.pos);
+			(void)buf_append(&st.pos, pos_before.data ? pos_before.data : "",
+			    pos_before.len);
+		}
+		buf_free(&pos_before);
+		if (r != 0)
+			break;
+		go = kvdb_scan_deliver(&st, fn, arg);
+	}
+	buf_free(&st.kb);
+	buf_free(&st.vb);
+	buf_free(&st.pos);
+	buf_free(&st.batch);
+	if (r != 0) {
+		kvdb_op_error(t, "scan", r);
+		return -1;
+	}
+	return go < 0 ? -1 : 0;
+}
+
 int
 mg_kvdb_checkpoint(struct mg_kvdb *kv, const char **error_r)
 {

@@ -80,6 +80,25 @@ typedef int mg_kvdb_keep_fn(void *arg, const void *key, size_t klen, const void 
 int mg_kvdb_sweep(struct mg_kvdb_table *t, mg_kvdb_keep_fn *keep, void *arg, size_t max_items,
     size_t *removed_r);
 
+/* Ordered, read-only range scan: visits the records of t in key order (memcmp, shorter first),
+ * from the first key >= start (start NULL or slen 0: from prefix) for as long as the key begins
+ * with prefix (plen 0: to the end of the table), calling fn for each; fn returns 1 to continue,
+ * 0 to stop (the scan then returns 0) or -1 to stop with an error (the scan returns -1).
+ * Isolation: read committed in short transactions. The cursor reads a batch (at most
+ * MG_KVDB_SCAN_BATCH records or about 1 MiB) inside one DB_READ_COMMITTED transaction, copies
+ * it, closes the cursor and commits, and only then hands the batch to fn; the next batch seeks
+ * (DB_SET_RANGE) past the last key seen. So fn runs with no lock held (it may be slow, and may
+ * call mg_kvdb_* on any table, t included), a scan never holds more than one page's read lock at a
+ * time nor blocks writers for longer than one batch, and every key is visited at most once, in
+ * increasing order. It is not a snapshot of the whole range: a record written or deleted while
+ * the scan runs is seen or not depending on whether the scan had passed its key. key and val are
+ * valid only during the call. Any thread. Returns 0 or -1 (errors logged). */
+#define MG_KVDB_SCAN_BATCH 256
+typedef int mg_kvdb_scan_fn(void *arg, const void *key, size_t klen, const void *val,
+    size_t vlen);
+int mg_kvdb_scan(struct mg_kvdb_table *t, const void *start, size_t slen, const void *prefix,
+    size_t plen, mg_kvdb_scan_fn *fn, void *arg);
+
 /* Writes dirty pages to the table files (with fsync), records a checkpoint and removes log files
  * no longer needed, which keeps the log bounded and recovery short. Blocking (disk I/O): call it
  * periodically (e.g. once a minute) from a worker thread, not from an event loop. Any thread.
