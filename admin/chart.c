@@ -102,7 +102,8 @@ draw_y_axis(struct buf *out, double ymax)
 	}
 }
 
-/* Tick step and label format for the span: hours up to 2 days, else days. */
+/* Tick step and label format for the span: hours up to 2 days, days up to 10, then about ten
+ * labels a whole number of days (weeks past 10 weeks) apart. */
 static void
 draw_x_axis(struct buf *out, long long t0, long long t1)
 {
@@ -114,9 +115,15 @@ draw_x_axis(struct buf *out, long long t0, long long t1)
 	if (span <= 2 * 86400) {
 		step = span <= 6 * 3600 ? 3600 : 4 * 3600;
 		fmt = "%H:%M";
-	} else {
+	} else if (span <= 10 * 86400) {
 		step = 86400;
 		fmt = "%a %d";
+	} else {
+		/* at most about 10 labels: whole days, whole weeks past 10 weeks */
+		long long days = (span / 86400 + 9) / 10;
+
+		step = (days > 7 ? (days + 6) / 7 * 7 : days) * 86400;
+		fmt = "%b %d";
 	}
 	first = (t0 + step - 1) / step * step;
 	for (long long t = first; t <= t1; t += step) {

@@ -171,7 +171,7 @@ static const struct {
 } html_nav[] = {
 	{ "/", "Dashboard" }, { "/domains", "Domains" }, { "/lists", "Lists" },
 	{ "/dkim", "DKIM" }, { "/queue", "Queue" },
-	{ "/quarantine", "Quarantine" }, { "/layers", "Detection" },
+	{ "/quarantine", "Quarantine" }, { "/dmarc", "DMARC" }, { "/layers", "Detection" },
 	{ "/branding", "Branding" }, { "/users", "Admins" }, { "/audit", "Audit" },
 };
 

@@ -8,6 +8,7 @@
 
 #include "admin/admin.h"
 #include "admin/httpd.h"
+#include "admin/page_dmarc.h"
 #include "admin/qlink.h"
 #include "admin/session.h"
 
@@ -19,6 +20,7 @@ static const struct admin_route *const router_tables[] = {
 	admin_main_routes,	/* admin/api_main.c: dashboard, domains, lists */
 	admin_ops_routes,	/* admin/api_ops.c: DKIM, queue, layers, branding, users, audit */
 	admin_quarantine_routes,	/* admin/page_quarantine.c: quarantine, links /q/ */
+	admin_dmarc_routes,	/* admin/api_dmarc.c: DMARC and TLS-RPT reports */
 };
 
 static const char *const method_names[] = { "GET", "HEAD", "POST", "PUT", "DELETE", "OTHER" };
