@@ -13,6 +13,7 @@
  * Any thread; a struct mg_report belongs to one thread at a time. Every failure carries a
  * reason code (for the counter) and a printable text (for the log line). Other subsystems
  * reach this through dmarc/dmarc.h, which includes this header. */
+#include <stdarg.h>
 #include <stddef.h>
 
 #include "lib/buf.h"
@@ -40,6 +41,7 @@ struct mg_report_limits {
 	int zip_entries;	/* MG_REPORT_ZIP_ENTRIES_MAX */
 	int payloads;		/* MG_REPORT_PAYLOADS_MAX */
 	size_t records;		/* MG_REPORT_RECORDS_MAX */
+	unsigned kinds;		/* payloads taken, MG_REPORT_KINDS_DMARC (0: the same) */
 };
 
 /* Why a report was refused; the names (mg_report_reason_name) label the rejection counter. */
@@ -72,6 +74,10 @@ const char *mg_report_reason_name(enum mg_report_reason r);
  * it is; err may be NULL), replacing non-printable octets of the text by '?'. Returns -1. */
 int mg_report_fail(struct mg_report_err *err, enum mg_report_reason reason, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* The text of a failure (mg_report_fail, mg_tlsrpt_fail): formatted into text[0..size) and
+ * made printable (octets outside 0x20..0x7e become '?'). */
+void mg_report_vtext(char *text, size_t size, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
 
 /* Once, from the main thread, before any thread parses: xmlInitParser (libxml2's own global
  * state). Idempotent. */
@@ -84,12 +90,24 @@ enum mg_report_kind {
 	MG_REPORT_KIND_XML,		/* optional BOM and whitespace, then "<?xml" or "<feedback" (any ns prefix) */
 	MG_REPORT_KIND_GZIP,		/* 1f 8b 08 */
 	MG_REPORT_KIND_ZIP,		/* "PK\3\4" or "PK\5\6" (empty) */
+	MG_REPORT_KIND_JSON,		/* optional BOM and whitespace, then '{' (TLS-RPT) */
 };
+
+/* Which payloads extraction and unpacking take (mg_report_limits.kinds, bits 1 << kind): a
+ * DMARC report comes as XML, gzip or zip; an SMTP TLS report (RFC 8460 §5.3, tlsrpt_in.h)
+ * as JSON or gzip. gzip always holds one document, whatever it sniffs as. */
+#define MG_REPORT_KINDS_DMARC ((1u << MG_REPORT_KIND_XML) | (1u << MG_REPORT_KIND_GZIP) | \
+	(1u << MG_REPORT_KIND_ZIP))
+#define MG_REPORT_KINDS_TLSRPT ((1u << MG_REPORT_KIND_JSON) | (1u << MG_REPORT_KIND_GZIP))
 
 /* The container kind of p by its magic bytes only. */
 enum mg_report_kind mg_report_sniff(const void *p, size_t len);
+/* Whether l (NULL: defaults) takes payloads of kind k. */
+int mg_report_kind_taken(const struct mg_report_limits *l, enum mg_report_kind k);
+/* The kinds l takes, for messages: "XML, gzip or zip", "JSON or gzip". */
+void mg_report_kinds_text(const struct mg_report_limits *l, char *out, size_t size);
 
-/* One XML document ready for mg_report_parse_xml. */
+/* One document (XML for mg_report_parse_xml, or JSON when l->kinds takes it). */
 struct mg_report_blob {
 	char *data;		/* owned, NUL-terminated after len */
 	size_t len;
@@ -104,7 +122,8 @@ struct mg_report_blobs {
 
 void mg_report_blobs_free(struct mg_report_blobs *b);
 
-/* Unpacks one payload (bare XML, gzip, double gzip, zip) into XML documents appended to *out
+/* Unpacks one payload (bare XML, gzip, double gzip, zip; bare JSON when l->kinds takes it, a
+ * kind it does not take counts as none of them) into documents appended to *out
  * (at most l->payloads in all). Limits are checked while inflating: never more than
  * l->xml_max + 64 KiB is allocated for one document whatever sizes the container claims. gzip:
  * concatenated members are joined, trailing bytes after the last member ignored. zip: at most
@@ -116,8 +135,8 @@ int mg_report_unpack(const void *p, size_t len, const struct mg_report_limits *l
     struct mg_report_blobs *out, struct mg_report_err *err);
 
 /* Extraction: every leaf part of a whole message (RFC 5322, CRLF or LF) whose transfer-decoded
- * octets sniff as XML, gzip or zip goes through mg_report_unpack; a bare XML/gzip/zip file is
- * unpacked directly. Returns 0 if at least one document was found (failures of other parts
+ * octets sniff as a kind of l->kinds (XML, gzip or zip) goes through mg_report_unpack; a bare
+ * file of such a kind is unpacked directly. Also TLS-RPT's (mg_tlsrpt_extract). Returns 0 if at least one document was found (failures of other parts
  * are then ignored, *err keeps the first one), -1 with *err (E_NO_REPORT when nothing looked
  * like a report, else the first part's failure). */
 int mg_report_extract(const char *msg, size_t len, const struct mg_report_limits *l,
@@ -233,6 +252,9 @@ void mg_report_free(struct mg_report **r);
  * [A-Za-z0-9.-_@:+] so the key is printable and '|' separates them unambiguously. Returns 0,
  * or -1 if it does not fit in size. */
 int mg_report_identity(const struct mg_report *r, char *out, size_t size);
+/* The same over the two strings: the one identity function of DMARC and TLS-RPT reports
+ * (mg_tlsrpt_identity). */
+int mg_report_identity_of(const char *org, const char *report_id, char *out, size_t size);
 
 const char *mg_report_result_name(enum mg_report_result v);	/* "", "none", "pass", ... "other" */
 const char *mg_report_disp_name(enum mg_report_disp v);
@@ -387,17 +409,37 @@ const char *mg_rstore_quirk_name(unsigned bit);
 int mg_rstore_expire(struct mg_rstore *s, long long now, long long retention, size_t max_items,
     size_t *removed_r);
 
-/* Internal to report_store.c and report_query.c. */
+/* Internal to report_store.c and report_query.c; the value helpers (report_store.c) also
+ * serve the TLS-RPT tables (tlsrpt_store.c), which use the same text formats. */
 #define MG_RSTORE_SEP '\x1f'
 struct mg_rstore {
 	struct mg_kvdb_table *rpt, *rrec, *rsum;
 };
-/* The value of " key=" (or "key=" at the start) in line[0..len), percent-decoded into out
- * (non-printable octets as '?', cut to size). Returns 0, or -1 when the key is missing. */
+/* Appends s (NULL: "") percent-encoded outside [A-Za-z0-9.-_@:]. 0, or -1 when b is full. */
+int mg_rstore_put_enc(struct buf *b, const char *s);
+/* Appends " key=" and the encoded value. 0 or -1. */
+int mg_rstore_put_kv(struct buf *b, const char *key, const char *value);
+/* Percent-decodes p[0..n) into out (non-printable octets as '?', cut to size). */
+void mg_rstore_decode(const char *p, size_t n, char *out, size_t size);
+/* The raw (still encoded) value of " key=" (or "key=" at the start) in line[0..len), up to the
+ * next space or newline, in *v. Returns 0, or -1 when the key is missing. */
+int mg_rstore_raw_field(const char *line, size_t len, const char *key, struct slice *v);
+/* The same value percent-decoded into out (mg_rstore_decode). 0, or -1 (out "") if missing. */
 int mg_rstore_field(const char *line, size_t len, const char *key, char *out, size_t size);
 /* The number in key=, 0 if missing or not a number in 0..2^62. */
 long long mg_rstore_field_ll(const char *line, size_t len, const char *key);
 /* "recv=<t> n0 n1 n2 n3 n4 n5" (a dmarc_rsum value) -> n; -1 when unreadable. */
 int mg_rstore_sum_parse(const char *v, size_t len, unsigned long long *n);
+/* The kvdb update of a claim: stores *v only when the key is absent (stored = 1 then). */
+struct mg_rstore_claim {
+	const struct buf *v;
+	int stored;
+};
+int mg_rstore_claim_fn(void *arg, const void *old, size_t oldlen, struct buf *new_val);
+/* Expiry of t[0..n) (mg_kvdb_sweep, at most max_items records each): drops the values received
+ * before cutoff -- the recv field of a "<magic> ..." header value, else a leading "recv=<t>" --
+ * and values of neither form. Adds the number deleted to *removed_r. Returns 0 or -1. */
+int mg_rstore_sweep(struct mg_kvdb_table *const *t, size_t n, const char *magic,
+    long long cutoff, size_t max_items, size_t *removed_r);
 
 #endif

@@ -194,18 +194,23 @@ suffix_ok(const char *name)
 	return n == 39 && strcmp(name + 32, ".xml.gz") == 0;
 }
 
-long long
-mg_rarchive_scan(struct mg_rarchive *a, const char *domain, mg_rarchive_fn *fn, void *arg,
-    size_t *bad_r)
+/* One archived file: its directory, the domain (the directory's name) and its name. */
+typedef int walk_fn(void *arg, int dfd, const char *domain, const char *name);
+
+/* Calls fn for every archived file of domain (NULL: of every domain), stopping at fn's first
+ * -1. Returns the number of files fn took (0 or 1 each), or -1 (errno as opendir left it when
+ * the archive directory could not be opened). */
+static long long
+walk(struct mg_rarchive *a, const char *domain, walk_fn *fn, void *arg)
 {
 	DIR *top, *dd;
 	struct dirent *de, *fe;
 	long long n = 0;
+	int r = 0;
 
-	*bad_r = 0;
 	if ((top = opendir(a->dir)) == NULL)
 		return -1;
-	while ((de = readdir(top)) != NULL) {
+	while (r >= 0 && (de = readdir(top)) != NULL) {
 		int dfd;
 
 		if (!domain_ok(de->d_name) || (domain != NULL && strcmp(domain, de->d_name) != 0))
@@ -216,52 +221,65 @@ mg_rarchive_scan(struct mg_rarchive *a, const char *domain, mg_rarchive_fn *fn, 
 				close(dfd);
 			continue;
 		}
-		while ((fe = readdir(dd)) != NULL) {
-			if (!suffix_ok(fe->d_name))
-				continue;
-			if (scan_file(dirfd(dd), fe->d_name, de->d_name, fn, arg, bad_r) < 0) {
-				closedir(dd);
-				closedir(top);
-				return -1;
-			}
-			n++;
-		}
+		while (r >= 0 && (fe = readdir(dd)) != NULL)
+			if (suffix_ok(fe->d_name) &&
+			    (r = fn(arg, dirfd(dd), de->d_name, fe->d_name)) > 0)
+				n++;
 		closedir(dd);
 	}
 	closedir(top);
-	return n;
+	return r < 0 ? -1 : n;
+}
+
+struct scan_ctx {
+	mg_rarchive_fn *fn;
+	void *arg;
+	size_t *bad_r;
+};
+
+static int
+scan_one(void *arg, int dfd, const char *domain, const char *name)
+{
+	struct scan_ctx *c = arg;
+
+	return scan_file(dfd, name, domain, c->fn, c->arg, c->bad_r) < 0 ? -1 : 1;
+}
+
+long long
+mg_rarchive_scan(struct mg_rarchive *a, const char *domain, mg_rarchive_fn *fn, void *arg,
+    size_t *bad_r)
+{
+	struct scan_ctx c = { fn, arg, bad_r };
+
+	*bad_r = 0;
+	return walk(a, domain, scan_one, &c);
+}
+
+struct expire_ctx {
+	long long cutoff;
+	size_t *removed_r;
+};
+
+static int
+expire_one(void *arg, int dfd, const char *domain, const char *name)
+{
+	struct expire_ctx *c = arg;
+	struct stat st;
+
+	(void)domain;
+	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    (long long)st.st_mtime < c->cutoff && unlinkat(dfd, name, 0) == 0 &&
+	    c->removed_r != NULL)
+		(*c->removed_r)++;
+	return 0;
 }
 
 int
 mg_rarchive_expire(struct mg_rarchive *a, long long now, long long retention, size_t *removed_r)
 {
-	DIR *top, *dd;
-	struct dirent *de, *fe;
-	struct stat st;
+	struct expire_ctx c = { now - retention, removed_r };
 
-	if ((top = opendir(a->dir)) == NULL)
+	if (walk(a, NULL, expire_one, &c) < 0)
 		return errno == ENOENT ? 0 : -1;
-	while ((de = readdir(top)) != NULL) {
-		int dfd;
-
-		if (!domain_ok(de->d_name))
-			continue;
-		if ((dfd = openat(dirfd(top), de->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC |
-		    O_NOFOLLOW)) < 0 || (dd = fdopendir(dfd)) == NULL) {
-			if (dfd >= 0)
-				close(dfd);
-			continue;
-		}
-		while ((fe = readdir(dd)) != NULL) {
-			if (!suffix_ok(fe->d_name))
-				continue;
-			if (fstatat(dirfd(dd), fe->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-			    (long long)st.st_mtime < now - retention &&
-			    unlinkat(dirfd(dd), fe->d_name, 0) == 0 && removed_r != NULL)
-				(*removed_r)++;
-		}
-		closedir(dd);
-	}
-	closedir(top);
 	return 0;
 }

@@ -466,52 +466,6 @@ mg_rstore_records(struct mg_rstore *s, const char *domain, const char *identity,
 	return n;
 }
 
-static int
-hexval(char c)
-{
-	return c >= '0' && c <= '9' ? c - '0' : c >= 'A' && c <= 'F' ? c - 'A' + 10 :
-	    c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
-/* Percent-decodes p[0..len) into out (printable, cut to size). */
-static void
-decode(const char *p, size_t len, char *out, size_t size)
-{
-	size_t o = 0;
-
-	for (const char *end = p + len; p < end && o + 1 < size; p++) {
-		int c = (unsigned char)*p;
-
-		if (c == '%' && end - p >= 3 && hexval(p[1]) >= 0 && hexval(p[2]) >= 0) {
-			c = hexval(p[1]) * 16 + hexval(p[2]);
-			p += 2;
-		}
-		out[o++] = c >= 0x20 && c < 0x7f ? (char)c : '?';
-	}
-	out[o] = '\0';
-}
-
-/* The raw (still encoded) value of " key=" in line. Returns 0 or -1. */
-static int
-raw_field(const char *line, size_t len, const char *key, struct slice *v)
-{
-	size_t kl = strlen(key);
-
-	for (size_t i = 0; i + kl < len; i++) {
-		const char *p = line + i, *e;
-
-		if ((i > 0 && line[i - 1] != ' ') || memcmp(p, key, kl) != 0 || p[kl] != '=')
-			continue;
-		p += kl + 1;
-		for (e = p; e < line + len && *e != ' ' && *e != '\n'; e++)
-			;
-		v->p = p;
-		v->len = (size_t)(e - p);
-		return 0;
-	}
-	return -1;
-}
-
 /* Splits "a/b/c" into three decoded parts. */
 static void
 split3(struct slice item, char *a, size_t as, char *b, size_t bs, char *c, size_t cs)
@@ -520,19 +474,19 @@ split3(struct slice item, char *a, size_t as, char *b, size_t bs, char *c, size_
 	const char *end = item.p + item.len;
 
 	if (s1 == NULL) {
-		decode(item.p, item.len, a, as);
+		mg_rstore_decode(item.p, item.len, a, as);
 		b[0] = c[0] = '\0';
 		return;
 	}
-	decode(item.p, (size_t)(s1 - item.p), a, as);
+	mg_rstore_decode(item.p, (size_t)(s1 - item.p), a, as);
 	s2 = memchr(s1 + 1, '/', (size_t)(end - s1 - 1));
 	if (s2 == NULL) {
-		decode(s1 + 1, (size_t)(end - s1 - 1), b, bs);
+		mg_rstore_decode(s1 + 1, (size_t)(end - s1 - 1), b, bs);
 		c[0] = '\0';
 		return;
 	}
-	decode(s1 + 1, (size_t)(s2 - s1 - 1), b, bs);
-	decode(s2 + 1, (size_t)(end - s2 - 1), c, cs);
+	mg_rstore_decode(s1 + 1, (size_t)(s2 - s1 - 1), b, bs);
+	mg_rstore_decode(s2 + 1, (size_t)(end - s2 - 1), c, cs);
 }
 
 /* The next ','-separated item of *list; 0 when none is left. */
@@ -572,14 +526,14 @@ mg_rstore_row_parse(const char *line, size_t len, struct mg_rstore_row *row)
 	(void)mg_rstore_field(line, len, "hf", row->header_from, sizeof(row->header_from));
 	(void)mg_rstore_field(line, len, "ef", row->envelope_from, sizeof(row->envelope_from));
 	(void)mg_rstore_field(line, len, "et", row->envelope_to, sizeof(row->envelope_to));
-	if (raw_field(line, len, "sig", &list) == 0)
+	if (mg_rstore_raw_field(line, len, "sig", &list) == 0)
 		while (row->n_dkim < MG_REPORT_DKIM_MAX && next_item(&list, &item)) {
 			__typeof__(row->auth_dkim[0]) *d = &row->auth_dkim[row->n_dkim++];
 
 			split3(item, d->domain, sizeof(d->domain), d->selector, sizeof(d->selector),
 			    d->result, sizeof(d->result));
 		}
-	if (raw_field(line, len, "spfa", &list) == 0)
+	if (mg_rstore_raw_field(line, len, "spfa", &list) == 0)
 		while (row->n_spf < MG_REPORT_SPF_MAX && next_item(&list, &item)) {
 			__typeof__(row->auth_spf[0]) *a = &row->auth_spf[row->n_spf++];
 

@@ -6,7 +6,8 @@
  * caches of what reporters sent (DESIGN.md §10). Values are printable text lines, fields
  * percent-encoded outside [A-Za-z0-9.-_@:] (as dmarc/store.c), so a value never holds a space,
  * newline or control byte. The read side is dmarc/report_query.c; the value helpers below
- * (mg_rstore_field, mg_rstore_sum_parse) are shared with it. Any thread (kvdb handles are
+ * (encoding, fields, the claim, expiry) are shared with it and with the TLS-RPT tables
+ * (tlsrpt_store.c). Any thread (kvdb handles are
  * free-threaded). */
 #include <stdlib.h>
 #include <string.h>
@@ -52,7 +53,7 @@ mg_rstore_free(struct mg_rstore **sp)
 	*sp = NULL;
 }
 
-/* ---- encoding ---- */
+/* ---- encoding (shared with report_query.c and tlsrpt_store.c) ---- */
 
 static int
 is_safe(unsigned char c)
@@ -61,8 +62,8 @@ is_safe(unsigned char c)
 	    c == '.' || c == '-' || c == '_' || c == '@' || c == ':';
 }
 
-static int
-put_enc(struct buf *b, const char *s)
+int
+mg_rstore_put_enc(struct buf *b, const char *s)
 {
 	static const char hex[] = "0123456789ABCDEF";
 
@@ -75,39 +76,59 @@ put_enc(struct buf *b, const char *s)
 	return 0;
 }
 
-static int
-put_kv(struct buf *b, const char *key, const char *value)
+int
+mg_rstore_put_kv(struct buf *b, const char *key, const char *value)
 {
-	return buf_printf(b, " %s=", key) < 0 || put_enc(b, value) < 0 ? -1 : 0;
+	return buf_printf(b, " %s=", key) < 0 || mg_rstore_put_enc(b, value) < 0 ? -1 : 0;
 }
 
-static int
-hexval(char c)
+void
+mg_rstore_decode(const char *p, size_t n, char *out, size_t size)
 {
-	return c >= '0' && c <= '9' ? c - '0' : c >= 'A' && c <= 'F' ? c - 'A' + 10 :
-	    c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+	size_t o = 0;
+
+	for (size_t i = 0; i < n && o + 1 < size; i++) {
+		int c = (unsigned char)p[i];
+
+		if (c == '%' && n - i >= 3 && str_hex_digit((unsigned char)p[i + 1]) >= 0 &&
+		    str_hex_digit((unsigned char)p[i + 2]) >= 0) {
+			c = str_hex_digit((unsigned char)p[i + 1]) * 16 +
+			    str_hex_digit((unsigned char)p[i + 2]);
+			i += 2;
+		}
+		out[o++] = c >= 0x20 && c < 0x7f ? (char)c : '?';
+	}
+	if (size > 0)
+		out[o] = '\0';
+}
+
+int
+mg_rstore_raw_field(const char *line, size_t len, const char *key, struct slice *v)
+{
+	size_t kl = strlen(key);
+
+	for (size_t i = 0; i + kl < len; i++) {
+		const char *p = line + i, *e;
+
+		if ((i > 0 && line[i - 1] != ' ') || memcmp(p, key, kl) != 0 || p[kl] != '=')
+			continue;
+		p += kl + 1;
+		for (e = p; e < line + len && *e != ' ' && *e != '\n'; e++)
+			;
+		v->p = p;
+		v->len = (size_t)(e - p);
+		return 0;
+	}
+	return -1;
 }
 
 int
 mg_rstore_field(const char *line, size_t len, const char *key, char *out, size_t size)
 {
-	size_t kl = strlen(key), o = 0;
+	struct slice v;
 
-	for (size_t i = 0; i + kl < len; i++) {
-		const char *p = line + i, *end = line + len;
-
-		if ((i > 0 && line[i - 1] != ' ') || memcmp(p, key, kl) != 0 || p[kl] != '=')
-			continue;
-		for (p += kl + 1; p < end && *p != ' ' && *p != '\n' && o + 1 < size; p++) {
-			int c = (unsigned char)*p;
-
-			if (c == '%' && end - p >= 3 && hexval(p[1]) >= 0 && hexval(p[2]) >= 0) {
-				c = hexval(p[1]) * 16 + hexval(p[2]);
-				p += 2;
-			}
-			out[o++] = c >= 0x20 && c < 0x7f ? (char)c : '?';
-		}
-		out[o] = '\0';
+	if (mg_rstore_raw_field(line, len, key, &v) == 0) {
+		mg_rstore_decode(v.p, v.len, out, size);
 		return 0;
 	}
 	if (size > 0)
@@ -131,32 +152,33 @@ mg_rstore_field_ll(const char *line, size_t len, const char *key)
 static int
 rpt_value(const struct mg_report *r, long long recv, struct buf *v)
 {
+	const struct { const char *key, *value; } kv[] = {
+		{ "org", r->org_name }, { "id", r->report_id }, { "email", r->email },
+		{ "pd", r->policy.domain }, { "p", mg_report_policy_name(r->policy.p) },
+		{ "sp", mg_report_policy_name(r->policy.sp) },
+		{ "np", mg_report_policy_name(r->policy.np) }, { "fo", r->policy.fo },
+		{ "ext", r->extra_contact },
+	};
 	char num[16];
 
 	if (buf_printf(v, "mgrpt1 recv=%lld begin=%lld end=%lld records=%zu total=%llu", recv,
-	    r->begin, r->end, r->n_records, r->total) < 0 || put_kv(v, "org", r->org_name) < 0 ||
-	    put_kv(v, "id", r->report_id) < 0 || put_kv(v, "email", r->email) < 0 ||
-	    put_kv(v, "pd", r->policy.domain) < 0 ||
-	    put_kv(v, "p", mg_report_policy_name(r->policy.p)) < 0 ||
-	    put_kv(v, "sp", mg_report_policy_name(r->policy.sp)) < 0 ||
-	    put_kv(v, "np", mg_report_policy_name(r->policy.np)) < 0 ||
-	    put_kv(v, "fo", r->policy.fo) < 0 || put_kv(v, "ext", r->extra_contact) < 0 ||
-	    str_fmt(num, sizeof(num), "%d", r->policy.pct) < 0 || put_kv(v, "pct", num) < 0 ||
+	    r->begin, r->end, r->n_records, r->total) < 0)
+		return -1;
+	for (size_t i = 0; i < sizeof(kv) / sizeof(kv[0]); i++)
+		if (mg_rstore_put_kv(v, kv[i].key, kv[i].value) < 0)
+			return -1;
+	if (str_fmt(num, sizeof(num), "%d", r->policy.pct) < 0 ||
+	    mg_rstore_put_kv(v, "pct", num) < 0 ||
 	    buf_printf(v, " adkim=%c aspf=%c bis=%d quirks=%u", r->policy.adkim ? r->policy.adkim :
 	    '-', r->policy.aspf ? r->policy.aspf : '-', r->bis, r->quirks) < 0)
 		return -1;
 	return 0;
 }
 
-struct claim {
-	const struct buf *v;
-	int stored;
-};
-
-static int
-claim_fn(void *arg, const void *old, size_t oldlen, struct buf *new_val)
+int
+mg_rstore_claim_fn(void *arg, const void *old, size_t oldlen, struct buf *new_val)
 {
-	struct claim *c = arg;
+	struct mg_rstore_claim *c = arg;
 
 	(void)oldlen;
 	c->stored = old == NULL;
@@ -170,19 +192,24 @@ record_line(const struct mg_report_record *rec, struct buf *v)
 {
 	if (buf_printf(v, "ip=%s n=%llu dis=%s dkim=%s spf=%s", rec->source_ip, rec->count,
 	    mg_report_disp_name(rec->disposition), mg_report_result_name(rec->pol_dkim),
-	    mg_report_result_name(rec->pol_spf)) < 0 || put_kv(v, "rsn", rec->reason) < 0 ||
-	    put_kv(v, "hf", rec->header_from) < 0 || put_kv(v, "ef", rec->envelope_from) < 0 ||
-	    put_kv(v, "et", rec->envelope_to) < 0 || buf_append_str(v, " sig=") < 0)
+	    mg_report_result_name(rec->pol_spf)) < 0 ||
+	    mg_rstore_put_kv(v, "rsn", rec->reason) < 0 ||
+	    mg_rstore_put_kv(v, "hf", rec->header_from) < 0 ||
+	    mg_rstore_put_kv(v, "ef", rec->envelope_from) < 0 ||
+	    mg_rstore_put_kv(v, "et", rec->envelope_to) < 0 || buf_append_str(v, " sig=") < 0)
 		return -1;
 	for (size_t i = 0; i < rec->n_dkim; i++)
-		if ((i > 0 && buf_append_char(v, ',') < 0) || put_enc(v, rec->dkim[i].domain) < 0 ||
-		    buf_append_char(v, '/') < 0 || put_enc(v, rec->dkim[i].selector) < 0 ||
+		if ((i > 0 && buf_append_char(v, ',') < 0) ||
+		    mg_rstore_put_enc(v, rec->dkim[i].domain) < 0 ||
+		    buf_append_char(v, '/') < 0 ||
+		    mg_rstore_put_enc(v, rec->dkim[i].selector) < 0 ||
 		    buf_printf(v, "/%s", mg_report_result_name(rec->dkim[i].result)) < 0)
 			return -1;
 	if (buf_append_str(v, " spfa=") < 0)
 		return -1;
 	for (size_t i = 0; i < rec->n_spf; i++)
-		if ((i > 0 && buf_append_char(v, ',') < 0) || put_enc(v, rec->spf[i].domain) < 0 ||
+		if ((i > 0 && buf_append_char(v, ',') < 0) ||
+		    mg_rstore_put_enc(v, rec->spf[i].domain) < 0 ||
 		    buf_printf(v, "/%s/%s", mg_report_scope_name(rec->spf[i].scope),
 		    mg_report_result_name(rec->spf[i].result)) < 0)
 			return -1;
@@ -316,7 +343,7 @@ mg_rstore_put(struct mg_rstore *s, const char *policy_domain, const struct mg_re
 {
 	char ident[MG_REPORT_IDENTITY_MAX], key[MG_REPORT_NAME_MAX + MG_REPORT_IDENTITY_MAX + 2];
 	struct buf v;
-	struct claim c = { .v = &v };
+	struct mg_rstore_claim c = { .v = &v };
 	int rc;
 
 	if (strlen(policy_domain) > MG_REPORT_NAME_MAX || strchr(policy_domain, SEP) != NULL ||
@@ -326,7 +353,8 @@ mg_rstore_put(struct mg_rstore *s, const char *policy_domain, const struct mg_re
 		return -1;
 	}
 	buf_init(&v, MG_KVDB_VALUE_MAX);
-	rc = rpt_value(r, recv, &v) < 0 ? -1 : mg_kvdb_update(s->rpt, key, strlen(key), claim_fn, &c);
+	rc = rpt_value(r, recv, &v) < 0 ? -1 :
+	    mg_kvdb_update(s->rpt, key, strlen(key), mg_rstore_claim_fn, &c);
 	buf_free(&v);
 	if (rc < 0) {
 		*error_r = "storing the report failed";
@@ -341,9 +369,26 @@ mg_rstore_put(struct mg_rstore *s, const char *policy_domain, const struct mg_re
 	return 1;
 }
 
-/* ---- expiry ---- */
+/* ---- expiry (shared with tlsrpt_store.c) ---- */
+
+/* The time of a value that begins "recv=<digits>": 0, or -1 when it does not. */
+static int
+recv_prefix(const char *v, size_t vlen, long long *recv_r)
+{
+	char num[24];
+	size_t i = 5, o = 0;
+
+	if (vlen < 6 || memcmp(v, "recv=", 5) != 0)
+		return -1;
+	for (; i < vlen && v[i] >= '0' && v[i] <= '9' && o + 1 < sizeof(num); i++)
+		num[o++] = v[i];
+	num[o] = '\0';
+	return num_ll(num, 0, 1LL << 62, recv_r);
+}
 
 struct expire_ctx {
+	const char *magic;	/* "mgrpt1", "mgtls1": a header line, recv one of its fields */
+	size_t magic_len;
 	long long cutoff;
 };
 
@@ -356,33 +401,32 @@ expire_keep(void *arg, const void *key, size_t klen, const void *val, size_t vle
 
 	(void)key;
 	(void)klen;
-	if (vlen > 7 && memcmp(v, "mgrpt1 ", 7) == 0)
+	if (vlen > e->magic_len + 1 && memcmp(v, e->magic, e->magic_len) == 0 &&
+	    v[e->magic_len] == ' ')
 		recv = mg_rstore_field_ll(v, vlen, "recv");
-	else {			/* "recv=<t>\n..." or "recv=<t> ..." */
-		char num[24];
-		size_t i = 5, o = 0;
-
-		if (vlen < 6 || memcmp(v, "recv=", 5) != 0)
-			return 0;	/* not ours: unreadable, dropped */
-		for (; i < vlen && v[i] >= '0' && v[i] <= '9' && o + 1 < sizeof(num); i++)
-			num[o++] = v[i];
-		num[o] = '\0';
-		if (num_ll(num, 0, 1LL << 62, &recv) < 0)
-			return 0;
-	}
+	else if (recv_prefix(v, vlen, &recv) < 0)	/* "recv=<t>\n..." or "recv=<t> ..." */
+		return 0;	/* not ours: unreadable, dropped */
 	return recv >= e->cutoff;
+}
+
+int
+mg_rstore_sweep(struct mg_kvdb_table *const *t, size_t n, const char *magic, long long cutoff,
+    size_t max_items, size_t *removed_r)
+{
+	struct expire_ctx e = { magic, strlen(magic), cutoff };
+	int rc = 0;
+
+	for (size_t i = 0; i < n; i++)
+		if (mg_kvdb_sweep(t[i], expire_keep, &e, max_items, removed_r) < 0)
+			rc = -1;
+	return rc;
 }
 
 int
 mg_rstore_expire(struct mg_rstore *s, long long now, long long retention, size_t max_items,
     size_t *removed_r)
 {
-	struct expire_ctx e = { .cutoff = now - retention };
 	struct mg_kvdb_table *t[3] = { s->rpt, s->rrec, s->rsum };
-	int rc = 0;
 
-	for (int i = 0; i < 3; i++)
-		if (mg_kvdb_sweep(t[i], expire_keep, &e, max_items, removed_r) < 0)
-			rc = -1;
-	return rc;
+	return mg_rstore_sweep(t, 3, "mgrpt1", now - retention, max_items, removed_r);
 }

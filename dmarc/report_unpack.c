@@ -15,6 +15,7 @@
 #include <zlib.h>
 
 #include "dmarc/report.h"
+#include "lib/str.h"
 #include "lib/xalloc.h"
 
 #define STEP (64 * 1024)
@@ -29,6 +30,35 @@ mg_report_limits_default(struct mg_report_limits *l)
 	l->zip_entries = MG_REPORT_ZIP_ENTRIES_MAX;
 	l->payloads = MG_REPORT_PAYLOADS_MAX;
 	l->records = MG_REPORT_RECORDS_MAX;
+	l->kinds = MG_REPORT_KINDS_DMARC;
+}
+
+int
+mg_report_kind_taken(const struct mg_report_limits *l, enum mg_report_kind k)
+{
+	unsigned kinds = l != NULL && l->kinds != 0 ? l->kinds : MG_REPORT_KINDS_DMARC;
+
+	return k != MG_REPORT_KIND_NONE && (kinds & (1u << k)) != 0;
+}
+
+void
+mg_report_kinds_text(const struct mg_report_limits *l, char *out, size_t size)
+{
+	static const struct { enum mg_report_kind k; const char *name; } order[] = {
+		{ MG_REPORT_KIND_XML, "XML" }, { MG_REPORT_KIND_JSON, "JSON" },
+		{ MG_REPORT_KIND_GZIP, "gzip" }, { MG_REPORT_KIND_ZIP, "zip" },
+	};
+	const char *names[4];
+	char text[64] = "";	/* "XML, JSON, gzip or zip" at the most */
+	size_t n = 0;
+
+	for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++)
+		if (mg_report_kind_taken(l, order[i].k))
+			names[n++] = order[i].name;
+	for (size_t i = 0, o = 0; i < n; i++, o = strlen(text))
+		(void)str_fmt(text + o, sizeof(text) - o, "%s%s",
+		    i == 0 ? "" : i + 1 == n ? " or " : ", ", names[i]);
+	(void)str_lcpy(out, text, size);
 }
 
 static const char *const reason_names[MG_REPORT_REASON_COUNT] = {
@@ -42,6 +72,15 @@ mg_report_reason_name(enum mg_report_reason r)
 	return (unsigned)r < MG_REPORT_REASON_COUNT ? reason_names[r] : "unknown";
 }
 
+void
+mg_report_vtext(char *text, size_t size, const char *fmt, va_list ap)
+{
+	(void)vsnprintf(text, size, fmt, ap);
+	for (char *p = text; *p != '\0'; p++)
+		if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f)
+			*p = '?';
+}
+
 int
 mg_report_fail(struct mg_report_err *err, enum mg_report_reason reason, const char *fmt, ...)
 {
@@ -51,11 +90,8 @@ mg_report_fail(struct mg_report_err *err, enum mg_report_reason reason, const ch
 		return -1;
 	err->reason = reason;
 	va_start(ap, fmt);
-	(void)vsnprintf(err->text, sizeof(err->text), fmt, ap);
+	mg_report_vtext(err->text, sizeof(err->text), fmt, ap);
 	va_end(ap);
-	for (char *p = err->text; *p != '\0'; p++)
-		if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f)
-			*p = '?';
 	return -1;
 }
 
@@ -88,6 +124,8 @@ mg_report_sniff(const void *data, size_t len)
 		    p[j + 8] == '\n'))
 			return MG_REPORT_KIND_XML;
 	}
+	if (i < len && p[i] == '{')
+		return MG_REPORT_KIND_JSON;
 	return MG_REPORT_KIND_NONE;
 }
 
@@ -324,19 +362,23 @@ unpack_level(const unsigned char *p, size_t len, const struct ucaps *c, int dept
 	enum mg_report_kind k = mg_report_sniff(p, len);
 	unsigned quirks = 0;
 	struct buf b;
+	char kinds[40];
 	int rc;
 
+	if (!mg_report_kind_taken(c->l, k))
+		k = MG_REPORT_KIND_NONE;
 	switch (k) {
 	case MG_REPORT_KIND_XML:
+	case MG_REPORT_KIND_JSON:
 		if (len > c->l->xml_max)
-			return mg_report_fail(err, MG_REPORT_E_SIZE,
-			    "xml: %zu octets (at most %zu)", len, c->l->xml_max);
+			return mg_report_fail(err, MG_REPORT_E_SIZE, "%s: %zu octets (at most %zu)",
+			    k == MG_REPORT_KIND_JSON ? "json" : "xml", len, c->l->xml_max);
 		if (out->n >= (size_t)c->l->payloads)
 			return mg_report_fail(err, MG_REPORT_E_ENTRIES, "more than %d reports",
 			    c->l->payloads);
 		buf_init(&b, len + 1);
 		(void)buf_append(&b, p, len);
-		add_blob(out, &b, depth == 0 ? MG_REPORT_KIND_XML : MG_REPORT_KIND_GZIP, 0);
+		add_blob(out, &b, depth == 0 ? k : MG_REPORT_KIND_GZIP, 0);
 		return 0;
 	case MG_REPORT_KIND_GZIP:
 		if (depth >= c->l->gzip_depth)
@@ -370,8 +412,8 @@ unpack_level(const unsigned char *p, size_t len, const struct ucaps *c, int dept
 			return mg_report_fail(err, MG_REPORT_E_NESTING, "zip inside gzip");
 		return unzip(p, len, c, out, err);
 	default:
-		return mg_report_fail(err, MG_REPORT_E_NO_REPORT,
-		    "not XML, gzip or zip (by magic bytes)");
+		mg_report_kinds_text(c->l, kinds, sizeof(kinds));
+		return mg_report_fail(err, MG_REPORT_E_NO_REPORT, "not %s (by magic bytes)", kinds);
 	}
 }
 

@@ -170,7 +170,13 @@ is_ws(unsigned char c)
 int
 mg_report_identity(const struct mg_report *r, char *out, size_t size)
 {
-	const unsigned char *s = (const unsigned char *)r->org_name;
+	return mg_report_identity_of(r->org_name, r->report_id, out, size);
+}
+
+int
+mg_report_identity_of(const char *org, const char *report_id, char *out, size_t size)
+{
+	const unsigned char *s = (const unsigned char *)org;
 	size_t pos = 0;
 	int space = 0;
 
@@ -192,7 +198,7 @@ mg_report_identity(const struct mg_report *r, char *out, size_t size)
 	if (pos + 1 >= size)
 		goto full;
 	out[pos++] = '|';
-	for (s = (const unsigned char *)r->report_id; *s != '\0'; s++)
+	for (s = (const unsigned char *)report_id; *s != '\0'; s++)
 		if (id_put(out, size, &pos, *s) < 0)
 			goto full;
 	out[pos] = '\0';

@@ -3,11 +3,13 @@
 /* Incoming SMTP TLS reports (RFC 8460, issue I item 5): from a whole message or a bare
  * .json/.json.gz file to parsed reports (tlsrpt_parse.c), and their Berkeley DB tables
  * (tlsrpt_store.c). Same stance as the DMARC reports (dmarc/report.h): every input is hostile.
- *   extraction: MIME (common/mime.h) -> leaf parts whose decoded octets are JSON ('{' after an
- *     optional BOM and whitespace) or gzip by magic (declared types and names are not trusted;
- *     application/tlsrpt+json, application/tlsrpt+gzip, .json.gz as octet-stream all qualify);
- *   unpacking: gzip through mg_report_unpack (dmarc/report.h: at most 2 levels, absolute and
- *     ratio caps while inflating, here with the JSON cap);
+ *   extraction: the DMARC report extractor (mg_report_extract, dmarc/report.h) taking the
+ *     kinds MG_REPORT_KINDS_TLSRPT: MIME (common/mime.h) -> leaf parts whose decoded octets are
+ *     JSON ('{' after an optional BOM and whitespace) or gzip by magic (declared types and
+ *     names are not trusted; application/tlsrpt+json, application/tlsrpt+gzip, .json.gz as
+ *     octet-stream all qualify);
+ *   unpacking: gzip through mg_report_unpack (at most 2 levels, absolute and ratio caps while
+ *     inflating, here with the JSON cap);
  *   JSON: a bracket-depth pre-scan (MG_TLSRPT_DEPTH_MAX, far below jansson's own recursive
  *     JSON_PARSER_MAX_DEPTH of 2048), then jansson json_loadb with JSON_REJECT_DUPLICATES, then
  *     the RFC 8460 §4 fields with caps on policies, failure details and string lengths.
@@ -142,11 +144,12 @@ int mg_tlsrpt_fail(struct mg_tlsrpt_err *err, enum mg_tlsrpt_reason reason, cons
     __attribute__((format(printf, 3, 4)));
 
 /* 1 when p is JSON by its first octets (optional UTF-8 BOM, whitespace, '{'), 2 when gzip
- * (1f 8b 08), 0 otherwise. */
+ * (1f 8b 08), 0 otherwise (mg_report_sniff's JSON and GZIP). */
 int mg_tlsrpt_sniff(const void *p, size_t len);
 
 /* Whole message (RFC 5322, CRLF or LF) or a bare JSON/gzip file -> JSON documents appended to
- * *out (at most l->payloads). Returns 0 when at least one document was found (failures of other
+ * *out (at most l->payloads by this call; mg_report_extract does the work, its reasons mapped
+ * to ours). Returns 0 when at least one document was found (failures of other
  * parts are then ignored, *err keeps the first), -1 with *err (E_NO_REPORT when nothing looked
  * like a report, else the first part's failure). l NULL = defaults. */
 int mg_tlsrpt_extract(const char *msg, size_t len, const struct mg_tlsrpt_limits *l,
@@ -165,7 +168,8 @@ void mg_tlsrpt_free(struct mg_tlsrpt **r);
 int mg_tlsrpt_time_parse(const char *s, long long *t_r, unsigned *quirks);
 
 /* The de-duplication identity "org|report-id": org trimmed, whitespace runs made one space,
- * ASCII-lowercased; both percent-encoded outside [A-Za-z0-9.-_@:+]. 0, or -1 if too long. */
+ * ASCII-lowercased; both percent-encoded outside [A-Za-z0-9.-_@:+] (mg_report_identity_of, the
+ * DMARC reports' own). 0, or -1 if too long. */
 int mg_tlsrpt_identity(const struct mg_tlsrpt *r, char *out, size_t size);
 
 /* --- Stored reports (tlsrpt_store.c) ---
@@ -178,7 +182,8 @@ int mg_tlsrpt_identity(const struct mg_tlsrpt *r, char *out, size_t size);
  *   tlsrpt_fail "<dom>\x1f<yyyymmdd>\x1f<result type>\x1f<sending ip>\x1f<mx>\x1f<receiving ip>"
  *               -> "recv=<t> failed" (the failure-detail groups).
  * The day is the UTC day of the report's start-datetime. Field values in keys and values are
- * percent-encoded outside [A-Za-z0-9.-_@:]. Everything expires tlsrpt_rua_retention after it
+ * percent-encoded outside [A-Za-z0-9.-_@:] by the DMARC report tables' value helpers
+ * (mg_rstore_put_enc, mg_rstore_field, mg_rstore_sweep: dmarc/report.h). Everything expires tlsrpt_rua_retention after it
  * was received or last updated. Any thread. */
 struct mg_kvdb;
 struct mg_tstore;

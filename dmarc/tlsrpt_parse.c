@@ -13,6 +13,7 @@
 
 #include <jansson.h>
 
+#include "dmarc/report.h"
 #include "dmarc/tlsrpt_in.h"
 #include "lib/strnum.h"
 #include "lib/xalloc.h"
@@ -640,58 +641,8 @@ mg_tlsrpt_parse_json(const char *json, size_t len, const struct mg_tlsrpt_limits
 
 /* ---- identity ---- */
 
-static int
-id_put(char *out, size_t size, size_t *pos, unsigned char ch)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	int safe = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-	    (ch >= '0' && ch <= '9') || ch == '.' || ch == '-' || ch == '_' || ch == '@' ||
-	    ch == ':' || ch == '+';
-
-	if (*pos + (safe ? 1 : 3) >= size)
-		return -1;
-	if (safe)
-		out[(*pos)++] = (char)ch;
-	else {
-		out[(*pos)++] = '%';
-		out[(*pos)++] = hex[ch >> 4];
-		out[(*pos)++] = hex[ch & 15];
-	}
-	return 0;
-}
-
 int
 mg_tlsrpt_identity(const struct mg_tlsrpt *r, char *out, size_t size)
 {
-	const unsigned char *s = (const unsigned char *)r->org;
-	size_t pos = 0;
-	int space = 0;
-
-	if (size == 0)
-		return -1;
-	while (*s != '\0' && is_ws(*s))
-		s++;
-	for (; *s != '\0'; s++) {
-		if (is_ws(*s)) {
-			space = 1;
-			continue;
-		}
-		if (space && id_put(out, size, &pos, ' ') < 0)
-			goto full;
-		space = 0;
-		if (id_put(out, size, &pos, (unsigned char)(*s >= 'A' && *s <= 'Z' ? *s + 32 :
-		    *s)) < 0)
-			goto full;
-	}
-	if (pos + 1 >= size)
-		goto full;
-	out[pos++] = '|';
-	for (s = (const unsigned char *)r->report_id; *s != '\0'; s++)
-		if (id_put(out, size, &pos, *s) < 0)
-			goto full;
-	out[pos] = '\0';
-	return 0;
-full:
-	out[0] = '\0';
-	return -1;
+	return mg_report_identity_of(r->org, r->report_id, out, size);
 }

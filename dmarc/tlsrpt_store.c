@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "dmarc/report.h"
 #include "dmarc/tlsrpt_in.h"
 #include "lib/kvdb.h"
 #include "lib/str.h"
@@ -46,90 +47,6 @@ mg_tstore_free(struct mg_tstore **sp)
 	*sp = NULL;
 }
 
-/* ---- encoding ---- */
-
-static int
-is_safe(unsigned char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-	    c == '.' || c == '-' || c == '_' || c == '@' || c == ':';
-}
-
-static int
-put_enc(struct buf *b, const char *s)
-{
-	static const char hex[] = "0123456789ABCDEF";
-
-	for (const unsigned char *p = (const unsigned char *)(s != NULL ? s : ""); *p; p++) {
-		char e[3] = { '%', hex[*p >> 4], hex[*p & 15] };
-
-		if (is_safe(*p) ? buf_append_char(b, (char)*p) < 0 : buf_append(b, e, 3) < 0)
-			return -1;
-	}
-	return 0;
-}
-
-static int
-put_kv(struct buf *b, const char *key, const char *value)
-{
-	return buf_printf(b, " %s=", key) < 0 || put_enc(b, value) < 0 ? -1 : 0;
-}
-
-/* Percent-decodes p[0..n) into out (non-printable octets as '?', cut to size). */
-static void
-dec(const char *p, size_t n, char *out, size_t size)
-{
-	size_t o = 0;
-
-	for (size_t i = 0; i < n && o + 1 < size; i++) {
-		int c = (unsigned char)p[i];
-
-		if (c == '%' && n - i >= 3 && str_hex_digit((unsigned char)p[i + 1]) >= 0 &&
-		    str_hex_digit((unsigned char)p[i + 2]) >= 0) {
-			c = str_hex_digit((unsigned char)p[i + 1]) * 16 +
-			    str_hex_digit((unsigned char)p[i + 2]);
-			i += 2;
-		}
-		out[o++] = c >= 0x20 && c < 0x7f ? (char)c : '?';
-	}
-	if (size > 0)
-		out[o] = '\0';
-}
-
-/* The value of " key=" (or "key=" first) in line[0..len), decoded into out. 0, or -1. */
-static int
-field(const char *line, size_t len, const char *key, char *out, size_t size)
-{
-	size_t kl = strlen(key);
-
-	for (size_t i = 0; i + kl < len; i++) {
-		size_t e;
-
-		if ((i > 0 && line[i - 1] != ' ') || memcmp(line + i, key, kl) != 0 ||
-		    line[i + kl] != '=')
-			continue;
-		for (e = i + kl + 1; e < len && line[e] != ' ' && line[e] != '\n'; e++)
-			;
-		dec(line + i + kl + 1, e - i - kl - 1, out, size);
-		return 0;
-	}
-	if (size > 0)
-		out[0] = '\0';
-	return -1;
-}
-
-static long long
-field_ll(const char *line, size_t len, const char *key)
-{
-	char v[32];
-	long long n;
-	const char *serr;
-
-	if (field(line, len, key, v, sizeof(v)) < 0 || strnum_ll(v, 0, 1LL << 62, &n, &serr) < 0)
-		return 0;
-	return n;
-}
-
 static void
 day_of(long long t, char day[9])
 {
@@ -143,23 +60,6 @@ day_of(long long t, char day[9])
 }
 
 /* ---- put ---- */
-
-struct claim {
-	const struct buf *v;
-	int stored;
-};
-
-static int
-claim_fn(void *arg, const void *old, size_t oldlen, struct buf *new_val)
-{
-	struct claim *c = arg;
-
-	(void)oldlen;
-	c->stored = old == NULL;
-	if (old != NULL)
-		return MG_KVDB_KEEP;
-	return buf_append(new_val, c->v->data, c->v->len) < 0 ? -1 : MG_KVDB_STORE;
-}
 
 /* "recv=<t> n1 [n2]": adds a->add[] to the stored numbers. */
 struct add {
@@ -260,7 +160,7 @@ put_sums(struct mg_tstore *s, const char *dom, const struct mg_tlsrpt *r,
 		if (mask != NULL && !mask[i])
 			continue;
 		if (buf_printf(&k, "%s%c%s%c%s%c", dom, SEP, day, SEP, mg_tlsrpt_ptype_name(p->type),
-		    SEP) < 0 || put_enc(&k, p->domain) < 0)
+		    SEP) < 0 || mg_rstore_put_enc(&k, p->domain) < 0)
 			rc = -1;
 		dv[nd].key = key_of(&k);
 		dv[nd].add[0] = p->successful;
@@ -268,12 +168,15 @@ put_sums(struct mg_tstore *s, const char *dom, const struct mg_tlsrpt *r,
 		for (size_t j = 0; rc == 0 && j < p->n_failures; j++) {
 			const struct mg_tlsrpt_failure *f = &p->failures[j];
 
-			if (buf_printf(&k, "%s%c%s%c", dom, SEP, day, SEP) < 0 ||
-			    put_enc(&k, f->result_type) < 0 || buf_append_char(&k, SEP) < 0 ||
-			    put_enc(&k, f->sending_mta_ip) < 0 || buf_append_char(&k, SEP) < 0 ||
-			    put_enc(&k, f->receiving_mx_hostname) < 0 ||
-			    buf_append_char(&k, SEP) < 0 || put_enc(&k, f->receiving_ip) < 0)
+			const char *group[] = { f->result_type, f->sending_mta_ip,
+				f->receiving_mx_hostname, f->receiving_ip };
+
+			if (buf_printf(&k, "%s%c%s", dom, SEP, day) < 0)
 				rc = -1;
+			for (size_t g = 0; rc == 0 && g < sizeof(group) / sizeof(group[0]); g++)
+				if (buf_append_char(&k, SEP) < 0 ||
+				    mg_rstore_put_enc(&k, group[g]) < 0)
+					rc = -1;
 			fv[nf].key = key_of(&k);
 			fv[nf++].add[0] = f->failed;
 		}
@@ -298,7 +201,7 @@ mg_tstore_put(struct mg_tstore *s, const char *dom, const struct mg_tlsrpt *r,
 	unsigned long long ok = 0, failed = 0;
 	size_t np = 0;
 	struct buf k, v;
-	struct claim c = { .v = &v };
+	struct mg_rstore_claim c = { .v = &v };
 	int rc;
 
 	if (strlen(dom) > MG_TLSRPT_STRING_MAX || strchr(dom, SEP) != NULL ||
@@ -317,9 +220,10 @@ mg_tstore_put(struct mg_tstore *s, const char *dom, const struct mg_tlsrpt *r,
 	rc = buf_printf(&k, "%s%c%s", dom, SEP, ident) < 0 ||
 	    buf_printf(&v, "mgtls1 recv=%lld begin=%lld end=%lld policies=%zu ok=%llu fail=%llu "
 	    "failures=%zu quirks=%u", recv, r->begin, r->end, np, ok, failed, r->n_failures,
-	    r->quirks) < 0 || put_kv(&v, "org", r->org) < 0 || put_kv(&v, "id", r->report_id) < 0 ||
-	    put_kv(&v, "contact", r->contact) < 0 ? -1 :
-	    mg_kvdb_update(s->rpt, k.data, k.len, claim_fn, &c);
+	    r->quirks) < 0 || mg_rstore_put_kv(&v, "org", r->org) < 0 ||
+	    mg_rstore_put_kv(&v, "id", r->report_id) < 0 ||
+	    mg_rstore_put_kv(&v, "contact", r->contact) < 0 ? -1 :
+	    mg_kvdb_update(s->rpt, k.data, k.len, mg_rstore_claim_fn, &c);
 	buf_free(&k);
 	buf_free(&v);
 	if (rc < 0) {
@@ -419,6 +323,26 @@ split(const char *key, size_t plen, const char **f, size_t *fl, size_t max)
 	return n;
 }
 
+/* The records of t for dom from the day of since on (day tables: "<dom>\x1f<yyyymmdd>\x1f..."),
+ * as scan_domain; since_day gets that day. */
+static int
+scan_since(struct mg_kvdb_table *t, const char *dom, long long since, char since_day[9],
+    struct rec **v_r, size_t *n_r)
+{
+	day_of(since, since_day);
+	return scan_domain(t, dom, since_day, v_r, n_r);
+}
+
+/* Splits a day-table record's key into nf fields, the day first. 1 when it has them, the day
+ * is since_day or later and the value is ours ("recv=..."), else 0. */
+static int
+day_fields(const struct rec *r, size_t plen, const char *since_day, const char **f, size_t *fl,
+    size_t nf)
+{
+	return split(r->key, plen, f, fl, nf) == nf && fl[0] == 8 &&
+	    memcmp(f[0], since_day, 8) >= 0 && r->vlen >= 5 && memcmp(r->val, "recv=", 5) == 0;
+}
+
 static int
 cmp_report(const void *a, const void *b)
 {
@@ -451,19 +375,19 @@ mg_tstore_reports(struct mg_tstore *s, const char *dom, long long since, size_t 
 		if (vl < 7 || memcmp(val, "mgtls1 ", 7) != 0 ||
 		    v[i].klen - plen >= sizeof(x->identity))
 			continue;
-		x->begin = field_ll(val, vl, "begin");
+		x->begin = mg_rstore_field_ll(val, vl, "begin");
 		day_of(x->begin, day);
 		if (strcmp(day, since_day) < 0)
 			continue;
 		memcpy(x->identity, v[i].key + plen, v[i].klen - plen + 1);
-		(void)field(val, vl, "org", x->org, sizeof(x->org));
-		(void)field(val, vl, "id", x->report_id, sizeof(x->report_id));
-		(void)field(val, vl, "contact", x->contact, sizeof(x->contact));
-		x->recv = field_ll(val, vl, "recv");
-		x->end = field_ll(val, vl, "end");
-		x->policies = (unsigned long long)field_ll(val, vl, "policies");
-		x->successful = (unsigned long long)field_ll(val, vl, "ok");
-		x->failed = (unsigned long long)field_ll(val, vl, "fail");
+		(void)mg_rstore_field(val, vl, "org", x->org, sizeof(x->org));
+		(void)mg_rstore_field(val, vl, "id", x->report_id, sizeof(x->report_id));
+		(void)mg_rstore_field(val, vl, "contact", x->contact, sizeof(x->contact));
+		x->recv = mg_rstore_field_ll(val, vl, "recv");
+		x->end = mg_rstore_field_ll(val, vl, "end");
+		x->policies = (unsigned long long)mg_rstore_field_ll(val, vl, "policies");
+		x->successful = (unsigned long long)mg_rstore_field_ll(val, vl, "ok");
+		x->failed = (unsigned long long)mg_rstore_field_ll(val, vl, "fail");
 		k++;
 	}
 	recs_free(v, n);
@@ -520,24 +444,20 @@ mg_tstore_days(struct mg_tstore *s, const char *dom, long long since,
 	size_t n, plen = strlen(dom) + 1, k = 0;
 	struct mg_tstore_day *o;
 	char since_day[9];
-	int rc;
+	int rc = scan_since(s->day, dom, since, since_day, &v, &n);
 
-	day_of(since, since_day);
-	rc = scan_domain(s->day, dom, since_day, &v, &n);
 	o = xcalloc(n + 1, sizeof(*o));
 	for (size_t i = 0; i < n; i++) {
 		const char *f[3];
 		size_t fl[3];
 		struct mg_tstore_day *x = &o[k];
 
-		if (split(v[i].key, plen, f, fl, 3) != 3 || fl[0] != 8 ||
-		    memcmp(f[0], since_day, 8) < 0 || v[i].vlen < 5 ||
-		    memcmp(v[i].val, "recv=", 5) != 0)
+		if (!day_fields(&v[i], plen, since_day, f, fl, 3))
 			continue;
 		memcpy(x->day, f[0], 8);
 		x->day[8] = '\0';
-		dec(f[1], fl[1], x->policy_type, sizeof(x->policy_type));
-		dec(f[2], fl[2], x->policy_domain, sizeof(x->policy_domain));
+		mg_rstore_decode(f[1], fl[1], x->policy_type, sizeof(x->policy_type));
+		mg_rstore_decode(f[2], fl[2], x->policy_domain, sizeof(x->policy_domain));
 		nums(v[i].val, v[i].vlen, &x->successful, &x->failed);
 		k++;
 	}
@@ -578,24 +498,20 @@ mg_tstore_failures(struct mg_tstore *s, const char *dom, long long since,
 	size_t n, plen = strlen(dom) + 1, k = 0, m = 0;
 	struct mg_tstore_fail *o;
 	char since_day[9];
-	int rc;
+	int rc = scan_since(s->fail, dom, since, since_day, &v, &n);
 
-	day_of(since, since_day);
-	rc = scan_domain(s->fail, dom, since_day, &v, &n);
 	o = xcalloc(n + 1, sizeof(*o));
 	for (size_t i = 0; i < n; i++) {
 		const char *f[5];
 		size_t fl[5];
 		struct mg_tstore_fail *x = &o[k];
 
-		if (split(v[i].key, plen, f, fl, 5) != 5 || fl[0] != 8 ||
-		    memcmp(f[0], since_day, 8) < 0 || v[i].vlen < 5 ||
-		    memcmp(v[i].val, "recv=", 5) != 0)
+		if (!day_fields(&v[i], plen, since_day, f, fl, 5))
 			continue;
-		dec(f[1], fl[1], x->result_type, sizeof(x->result_type));
-		dec(f[2], fl[2], x->sending_ip, sizeof(x->sending_ip));
-		dec(f[3], fl[3], x->mx, sizeof(x->mx));
-		dec(f[4], fl[4], x->receiving_ip, sizeof(x->receiving_ip));
+		mg_rstore_decode(f[1], fl[1], x->result_type, sizeof(x->result_type));
+		mg_rstore_decode(f[2], fl[2], x->sending_ip, sizeof(x->sending_ip));
+		mg_rstore_decode(f[3], fl[3], x->mx, sizeof(x->mx));
+		mg_rstore_decode(f[4], fl[4], x->receiving_ip, sizeof(x->receiving_ip));
 		nums(v[i].val, v[i].vlen, &x->failed, NULL);
 		k++;
 	}
@@ -617,46 +533,11 @@ mg_tstore_failures(struct mg_tstore *s, const char *dom, long long since,
 
 /* ---- expiry ---- */
 
-struct expire_ctx {
-	long long cutoff;
-};
-
-static int
-expire_keep(void *arg, const void *key, size_t klen, const void *val, size_t vlen)
-{
-	const struct expire_ctx *e = arg;
-	const char *v = val;
-	char num[24];
-	size_t i, o = 0;
-	long long recv;
-	const char *serr;
-
-	(void)key;
-	(void)klen;
-	if (vlen > 7 && memcmp(v, "mgtls1 ", 7) == 0) {
-		v += 7;
-		vlen -= 7;
-	}
-	if (vlen < 6 || memcmp(v, "recv=", 5) != 0)
-		return 0;	/* not ours: unreadable, dropped */
-	for (i = 5; i < vlen && v[i] >= '0' && v[i] <= '9' && o + 1 < sizeof(num); i++)
-		num[o++] = v[i];
-	num[o] = '\0';
-	if (strnum_ll(num, 0, 1LL << 62, &recv, &serr) < 0)
-		return 0;
-	return recv >= e->cutoff;
-}
-
 int
 mg_tstore_expire(struct mg_tstore *s, long long now, long long retention, size_t max_items,
     size_t *removed_r)
 {
-	struct expire_ctx e = { .cutoff = now - retention };
 	struct mg_kvdb_table *t[3] = { s->rpt, s->day, s->fail };
-	int rc = 0;
 
-	for (int i = 0; i < 3; i++)
-		if (mg_kvdb_sweep(t[i], expire_keep, &e, max_items, removed_r) < 0)
-			rc = -1;
-	return rc;
+	return mg_rstore_sweep(t, 3, "mgtls1", now - retention, max_items, removed_r);
 }

@@ -9,6 +9,7 @@
 
 #include <jansson.h>
 #include <limits.h>
+#include <stddef.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,12 +18,13 @@
 
 #include "common/dns.h"
 #include "dmarc/dmarc.h"
+#include "filter/ctl_opts.h"
 #include "filter/filter_int.h"
 #include "lib/str.h"
 #include "lib/strnum.h"
 #include "lib/xalloc.h"
 
-#define DAY 86400LL
+#define DAY CTL_OPTS_DAY
 #define REPORTERS_MAX 50
 #define SOURCES_MAX 20
 #define DOMAIN_ARG_MAX 253
@@ -72,55 +74,16 @@ ctl_store(void)
 	return s;
 }
 
-/* "YYYY-MM-DD" -> 00:00 UTC, -1 when not a real date in 1970..9999. */
-static long long
-parse_date(const char *s)
-{
-	long long y, m, d, t;
-	char part[5];
-	struct tm tm;
-	time_t tt;
-
-	if (strlen(s) != 10 || s[4] != '-' || s[7] != '-')
-		return -1;
-	memcpy(part, s, 4), part[4] = '\0';
-	if (num_ll(part, 1970, 9999, &y) < 0)
-		return -1;
-	memcpy(part, s + 5, 2), part[2] = '\0';
-	if (num_ll(part, 1, 12, &m) < 0)
-		return -1;
-	memcpy(part, s + 8, 2), part[2] = '\0';
-	if (num_ll(part, 1, 31, &d) < 0)
-		return -1;
-	memset(&tm, 0, sizeof(tm));
-	tm.tm_year = (int)y - 1900;
-	tm.tm_mon = (int)m - 1;
-	tm.tm_mday = (int)d;
-	t = (long long)timegm(&tm);
-	tt = (time_t)t;
-	if (gmtime_r(&tt, &tm) == NULL || tm.tm_mday != (int)d)	/* 2025-02-30 */
-		return -1;
-	return t;
-}
-
 static void
 fmt_day(long long t, char *out, size_t size)
 {
-	time_t tt = (time_t)t;
-	struct tm tm;
-
-	if (gmtime_r(&tt, &tm) == NULL || strftime(out, size, "%Y-%m-%d", &tm) == 0)
-		str_lcpy(out, "?", size);
+	ctl_opts_fmt_utc(t, "%Y-%m-%d", "?", out, size);
 }
 
 static void
 fmt_time(long long t, char *out, size_t size)
 {
-	time_t tt = (time_t)t;
-	struct tm tm;
-
-	if (gmtime_r(&tt, &tm) == NULL || strftime(out, size, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-		str_lcpy(out, "?", size);
+	ctl_opts_fmt_utc(t, "%Y-%m-%dT%H:%M:%SZ", "?", out, size);
 }
 
 /* argv[first..]: positionals (want of them) and options. Returns 0, or 2 with the usage. */
@@ -128,7 +91,7 @@ static int
 parse_opts(int argc, char **argv, int first, int want, int allow_period, int allow_limit,
     struct opts *o, struct buf *out)
 {
-	long long today = (long long)time(NULL) / DAY * DAY, v, since = -1, until = -1;
+	long long now = (long long)time(NULL), today = now / DAY * DAY, v, since = -1, until = -1;
 	int days = -1;
 
 	memset(o, 0, sizeof(*o));
@@ -143,10 +106,10 @@ parse_opts(int argc, char **argv, int first, int want, int allow_period, int all
 			days = (int)v;
 			i++;
 		} else if (allow_period && strcmp(a, "--since") == 0 && next != NULL &&
-		    (since = parse_date(next)) >= 0) {
+		    (since = ctl_opts_parse_date(next)) >= 0) {
 			i++;
 		} else if (allow_period && strcmp(a, "--until") == 0 && next != NULL &&
-		    (until = parse_date(next)) >= 0) {
+		    (until = ctl_opts_parse_date(next)) >= 0) {
 			i++;
 		} else if (allow_limit && strcmp(a, "--limit") == 0 && next != NULL &&
 		    num_ll(next, 1, DMARC_CTL_LIMIT_MAX, &v) == 0) {
@@ -171,8 +134,7 @@ parse_opts(int argc, char **argv, int first, int want, int allow_period, int all
 		o->until = until + DAY - 1;
 	} else {
 		o->days = days > 0 ? days : 30;
-		o->since = today - (long long)(o->days - 1) * DAY;
-		o->until = today + DAY - 1;
+		ctl_opts_period_days(o->days, now, &o->since, &o->until);
 	}
 	return 0;
 usage:
@@ -207,29 +169,6 @@ protected_domain(const struct mg_config *cfg, const char *arg, struct buf *out)
 }
 
 static int
-emit_json(json_t *j, struct buf *out)
-{
-	char *s = json_dumps(j, JSON_COMPACT);
-	int rc = s == NULL || buf_append_str(out, s) < 0 || buf_append_char(out, '\n') < 0 ? -1 : 0;
-
-	free(s);
-	json_decref(j);
-	return rc;
-}
-
-static void
-jint(json_t *o, const char *k, long long v)
-{
-	json_object_set_new(o, k, json_integer((json_int_t)v));
-}
-
-static void
-jstr(json_t *o, const char *k, const char *v)
-{
-	json_object_set_new(o, k, json_string(v != NULL ? v : ""));
-}
-
-static int
 store_error(struct buf *out)
 {
 	(void)buf_append_str(out, "error: reading the DMARC report store failed (see the log)\n");
@@ -241,6 +180,111 @@ no_store(struct buf *out)
 {
 	(void)buf_append_str(out, "error: the DMARC report store is not open\n");
 	return 1;
+}
+
+/* ---- JSON members from struct fields ---- */
+
+enum jkind { J_STR, J_LL, J_ULL, J_INT };
+
+struct jfield {
+	const char *key;
+	enum jkind kind;
+	size_t off;		/* of a char array, long long, unsigned long long or int */
+};
+
+#define JF(type, member, key, kind) { key, kind, offsetof(type, member) }
+#define JFIELDS(o, base, t) put_fields((o), (base), (t), sizeof(t) / sizeof((t)[0]))
+
+static void
+put_fields(json_t *o, const void *base, const struct jfield *f, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		const char *v = (const char *)base + f[i].off;
+
+		if (f[i].kind == J_STR)
+			ctl_opts_jstr(o, f[i].key, v);
+		else if (f[i].kind == J_LL)
+			ctl_opts_jint(o, f[i].key, *(const long long *)(const void *)v);
+		else if (f[i].kind == J_ULL)
+			ctl_opts_jint(o, f[i].key,
+			    (long long)*(const unsigned long long *)(const void *)v);
+		else
+			ctl_opts_jint(o, f[i].key, *(const int *)(const void *)v);
+	}
+}
+
+typedef __typeof__(((struct mg_rstore_row *)0)->auth_dkim[0]) auth_dkim_t;
+typedef __typeof__(((struct mg_rstore_row *)0)->auth_spf[0]) auth_spf_t;
+
+static const struct jfield info_fields[] = {
+	JF(struct mg_rstore_info, identity, "identity", J_STR),
+	JF(struct mg_rstore_info, org, "org", J_STR),
+	JF(struct mg_rstore_info, email, "email", J_STR),
+	JF(struct mg_rstore_info, report_id, "report_id", J_STR),
+	JF(struct mg_rstore_info, begin, "begin", J_LL),
+	JF(struct mg_rstore_info, end, "end", J_LL),
+	JF(struct mg_rstore_info, recv, "recv", J_LL),
+	JF(struct mg_rstore_info, records, "records", J_ULL),
+	JF(struct mg_rstore_info, total, "total", J_ULL),
+};
+
+static const struct jfield row_fields[] = {
+	JF(struct mg_rstore_row, ip, "ip", J_STR),
+	JF(struct mg_rstore_row, count, "count", J_ULL),
+	JF(struct mg_rstore_row, disposition, "disposition", J_STR),
+	JF(struct mg_rstore_row, dkim, "dkim", J_STR),
+	JF(struct mg_rstore_row, spf, "spf", J_STR),
+	JF(struct mg_rstore_row, reason, "reason", J_STR),
+	JF(struct mg_rstore_row, header_from, "header_from", J_STR),
+	JF(struct mg_rstore_row, envelope_from, "envelope_from", J_STR),
+	JF(struct mg_rstore_row, envelope_to, "envelope_to", J_STR),
+};
+
+static const struct jfield auth_dkim_fields[] = {
+	JF(auth_dkim_t, domain, "domain", J_STR),
+	JF(auth_dkim_t, selector, "selector", J_STR),
+	JF(auth_dkim_t, result, "result", J_STR),
+};
+
+static const struct jfield auth_spf_fields[] = {
+	JF(auth_spf_t, domain, "domain", J_STR),
+	JF(auth_spf_t, scope, "scope", J_STR),
+	JF(auth_spf_t, result, "result", J_STR),
+};
+
+static const struct jfield policy_fields[] = {
+	JF(struct mg_rstore_report, policy_domain, "domain", J_STR),
+	JF(struct mg_rstore_report, adkim, "adkim", J_STR),
+	JF(struct mg_rstore_report, aspf, "aspf", J_STR),
+	JF(struct mg_rstore_report, p, "p", J_STR),
+	JF(struct mg_rstore_report, sp, "sp", J_STR),
+	JF(struct mg_rstore_report, np, "np", J_STR),
+	JF(struct mg_rstore_report, pct, "pct", J_INT),
+	JF(struct mg_rstore_report, fo, "fo", J_STR),
+};
+
+static const struct jfield reporter_fields[] = {
+	JF(struct mg_rstore_reporter, org, "org", J_STR),
+	JF(struct mg_rstore_reporter, email, "email", J_STR),
+	JF(struct mg_rstore_reporter, reports, "reports", J_ULL),
+	JF(struct mg_rstore_reporter, messages, "messages", J_ULL),
+	JF(struct mg_rstore_reporter, last_end, "last_end", J_LL),
+};
+
+/* The six report counters (mg_rsum_counter) in their order, dmarc_fail after dmarc_pass when
+ * with_fail. */
+static void
+put_counters(json_t *o, const unsigned long long *n, int with_fail)
+{
+	static const char *const names[MG_RSUM_COUNT] = { "messages", "dmarc_pass", "dkim_pass",
+		"spf_pass", "quarantine", "reject" };
+
+	for (int k = 0; k < MG_RSUM_COUNT; k++) {
+		ctl_opts_jint(o, names[k], (long long)n[k]);
+		if (k == MG_RSUM_DMARC_PASS && with_fail)
+			ctl_opts_jint(o, "dmarc_fail", (long long)(n[MG_RSUM_MSGS] >
+			    n[MG_RSUM_DMARC_PASS] ? n[MG_RSUM_MSGS] - n[MG_RSUM_DMARC_PASS] : 0));
+	}
 }
 
 /* ---- dmarc domains ---- */
@@ -311,15 +355,10 @@ cmd_domains(const struct mg_config *cfg, struct mg_rstore *s, const struct opts 
 			continue;
 		}
 		d = json_object();
-		jstr(d, "domain", v[i]->name);
-		jstr(d, "rua", v[i]->dmarc_rua);
-		jint(d, "reports", (long long)t.reports);
-		jint(d, "messages", (long long)t.n[MG_RSUM_MSGS]);
-		jint(d, "dmarc_pass", (long long)t.n[MG_RSUM_DMARC_PASS]);
-		jint(d, "dkim_pass", (long long)t.n[MG_RSUM_DKIM_PASS]);
-		jint(d, "spf_pass", (long long)t.n[MG_RSUM_SPF_PASS]);
-		jint(d, "quarantine", (long long)t.n[MG_RSUM_QUARANTINE]);
-		jint(d, "reject", (long long)t.n[MG_RSUM_REJECT]);
+		ctl_opts_jstr(d, "domain", v[i]->name);
+		ctl_opts_jstr(d, "rua", v[i]->dmarc_rua);
+		ctl_opts_jint(d, "reports", (long long)t.reports);
+		put_counters(d, t.n, 0);
 		json_array_append_new(arr, d);
 	}
 	xfree(v);
@@ -335,10 +374,10 @@ cmd_domains(const struct mg_config *cfg, struct mg_rstore *s, const struct opts 
 			(void)buf_append_str(out, "(no protected domain has dmarc_rua set)\n");
 		return 0;
 	}
-	jint(root, "days", o->days);
-	jint(root, "since", o->since);
+	ctl_opts_jint(root, "days", o->days);
+	ctl_opts_jint(root, "since", o->since);
 	json_object_set_new(root, "domains", arr);
-	return emit_json(root, out) < 0 ? 1 : 0;
+	return ctl_opts_emit_json(root, out) < 0 ? 1 : 0;
 }
 
 /* ---- dmarc summary ---- */
@@ -420,15 +459,7 @@ counters_json(const unsigned long long *n, int with_fail)
 {
 	json_t *o = json_object();
 
-	jint(o, "messages", (long long)n[MG_RSUM_MSGS]);
-	jint(o, "dmarc_pass", (long long)n[MG_RSUM_DMARC_PASS]);
-	if (with_fail)
-		jint(o, "dmarc_fail", (long long)(n[MG_RSUM_MSGS] > n[MG_RSUM_DMARC_PASS] ?
-		    n[MG_RSUM_MSGS] - n[MG_RSUM_DMARC_PASS] : 0));
-	jint(o, "dkim_pass", (long long)n[MG_RSUM_DKIM_PASS]);
-	jint(o, "spf_pass", (long long)n[MG_RSUM_SPF_PASS]);
-	jint(o, "quarantine", (long long)n[MG_RSUM_QUARANTINE]);
-	jint(o, "reject", (long long)n[MG_RSUM_REJECT]);
+	put_counters(o, n, with_fail);
 	return o;
 }
 
@@ -460,7 +491,7 @@ daily_json(void *arg, long long t, const unsigned long long *n)
 
 	fmt_day(t, day, sizeof(day));
 	json_object_set_new(d, "day", json_string(day));
-	jint(d, "t", t);
+	ctl_opts_jint(d, "t", t);
 	json_array_append_new(arg, d);
 }
 
@@ -486,9 +517,9 @@ sources_json(const struct mg_rstore_sum *v, size_t n, long long deadline_ms)
 		const char *st = dmarc_ctl_ptr(v[i].ip, deadline_ms, ptr, sizeof(ptr));
 
 		json_object_del(x, "dmarc_pass");
-		jstr(x, "ip", v[i].ip);
-		jstr(x, "ptr", ptr);
-		jstr(x, "ptr_status", st);
+		ctl_opts_jstr(x, "ip", v[i].ip);
+		ctl_opts_jstr(x, "ptr", ptr);
+		ctl_opts_jstr(x, "ptr_status", st);
 		json_array_append_new(arr, x);
 	}
 	return arr;
@@ -519,31 +550,27 @@ summary_json(const char *domain, const struct opts *o, struct summary *m, struct
 	json_t *root = json_object(), *tot = counters_json(m->tot, 1), *daily = json_array();
 	json_t *rep = json_array();
 
-	jstr(root, "domain", domain);
-	jint(root, "days", o->days);
-	jint(root, "since", o->since);
-	jint(root, "until", o->until);
-	jint(tot, "reports", (long long)m->n_reports);
-	jint(tot, "reporters", (long long)m->all_rep);
-	jint(tot, "sources", (long long)m->all_ips);
+	ctl_opts_jstr(root, "domain", domain);
+	ctl_opts_jint(root, "days", o->days);
+	ctl_opts_jint(root, "since", o->since);
+	ctl_opts_jint(root, "until", o->until);
+	ctl_opts_jint(tot, "reports", (long long)m->n_reports);
+	ctl_opts_jint(tot, "reporters", (long long)m->all_rep);
+	ctl_opts_jint(tot, "sources", (long long)m->all_ips);
 	json_object_set_new(root, "totals", tot);
 	daily_each(o, m, daily_json, daily);
 	json_object_set_new(root, "daily", daily);
 	for (size_t i = 0; i < m->n_rep; i++) {
 		json_t *r = json_object();
 
-		jstr(r, "org", m->rep[i].org);
-		jstr(r, "email", m->rep[i].email);
-		jint(r, "reports", (long long)m->rep[i].reports);
-		jint(r, "messages", (long long)m->rep[i].messages);
-		jint(r, "last_end", m->rep[i].last_end);
+		JFIELDS(r, &m->rep[i], reporter_fields);
 		json_array_append_new(rep, r);
 	}
 	json_object_set_new(root, "reporters", rep);
 	json_object_set_new(root, "failing_sources",
 	    sources_json(m->failing, m->n_failing, m->deadline_ms));
 	json_object_set_new(root, "top_sources", sources_json(m->ips, m->n_ips, m->deadline_ms));
-	return emit_json(root, out);
+	return ctl_opts_emit_json(root, out);
 }
 
 static void
@@ -598,20 +625,6 @@ cmd_summary(const char *domain, struct mg_rstore *s, const struct opts *o, struc
 
 /* ---- dmarc reports ---- */
 
-static void
-info_json(json_t *x, const struct mg_rstore_info *r)
-{
-	jstr(x, "identity", r->identity);
-	jstr(x, "org", r->org);
-	jstr(x, "email", r->email);
-	jstr(x, "report_id", r->report_id);
-	jint(x, "begin", r->begin);
-	jint(x, "end", r->end);
-	jint(x, "recv", r->recv);
-	jint(x, "records", (long long)r->records);
-	jint(x, "total", (long long)r->total);
-}
-
 static int
 cmd_reports(const char *domain, struct mg_rstore *s, const struct opts *o, struct buf *out)
 {
@@ -640,16 +653,16 @@ cmd_reports(const char *domain, struct mg_rstore *s, const struct opts *o, struc
 	}
 	root = json_object();
 	arr = json_array();
-	jstr(root, "domain", domain);
+	ctl_opts_jstr(root, "domain", domain);
 	for (size_t i = 0; i < n; i++) {
 		json_t *x = json_object();
 
-		info_json(x, &v[i]);
+		JFIELDS(x, &v[i], info_fields);
 		json_array_append_new(arr, x);
 	}
 	json_object_set_new(root, "reports", arr);
 	xfree(v);
-	return emit_json(root, out) < 0 ? 1 : 0;
+	return ctl_opts_emit_json(root, out) < 0 ? 1 : 0;
 }
 
 /* ---- dmarc show ---- */
@@ -659,29 +672,17 @@ row_json(const struct mg_rstore_row *r)
 {
 	json_t *x = json_object(), *dk = json_array(), *sp = json_array();
 
-	jstr(x, "ip", r->ip);
-	jint(x, "count", (long long)r->count);
-	jstr(x, "disposition", r->disposition);
-	jstr(x, "dkim", r->dkim);
-	jstr(x, "spf", r->spf);
-	jstr(x, "reason", r->reason);
-	jstr(x, "header_from", r->header_from);
-	jstr(x, "envelope_from", r->envelope_from);
-	jstr(x, "envelope_to", r->envelope_to);
+	JFIELDS(x, r, row_fields);
 	for (size_t i = 0; i < r->n_dkim; i++) {
 		json_t *d = json_object();
 
-		jstr(d, "domain", r->auth_dkim[i].domain);
-		jstr(d, "selector", r->auth_dkim[i].selector);
-		jstr(d, "result", r->auth_dkim[i].result);
+		JFIELDS(d, &r->auth_dkim[i], auth_dkim_fields);
 		json_array_append_new(dk, d);
 	}
 	for (size_t i = 0; i < r->n_spf; i++) {
 		json_t *d = json_object();
 
-		jstr(d, "domain", r->auth_spf[i].domain);
-		jstr(d, "scope", r->auth_spf[i].scope);
-		jstr(d, "result", r->auth_spf[i].result);
+		JFIELDS(d, &r->auth_spf[i], auth_spf_fields);
 		json_array_append_new(sp, d);
 	}
 	json_object_set_new(x, "auth_dkim", dk);
@@ -711,17 +712,10 @@ header_json(const char *domain, const struct mg_rstore_report *h)
 {
 	json_t *root = json_object(), *pol = json_object(), *q = json_array();
 
-	jstr(root, "domain", domain);
-	info_json(root, &h->info);
-	jstr(root, "extra_contact", h->extra_contact);
-	jstr(pol, "domain", h->policy_domain);
-	jstr(pol, "adkim", h->adkim);
-	jstr(pol, "aspf", h->aspf);
-	jstr(pol, "p", h->p);
-	jstr(pol, "sp", h->sp);
-	jstr(pol, "np", h->np);
-	jint(pol, "pct", h->pct);
-	jstr(pol, "fo", h->fo);
+	ctl_opts_jstr(root, "domain", domain);
+	JFIELDS(root, &h->info, info_fields);
+	ctl_opts_jstr(root, "extra_contact", h->extra_contact);
+	JFIELDS(pol, h, policy_fields);
 	json_object_set_new(root, "policy", pol);
 	for (unsigned bit = 1; bit != 0 && bit <= 0x8000; bit <<= 1)
 		if ((h->quirks & bit) && mg_rstore_quirk_name(bit) != NULL)
@@ -803,7 +797,7 @@ cmd_show(const char *domain, const char *identity, struct mg_rstore *s, const st
 	}
 	json_object_set_new(root, "rows", rows);
 	json_object_set_new(root, "rows_truncated", json_boolean((long long)shown < n));
-	return emit_json(root, out) < 0 ? 1 : 0;
+	return ctl_opts_emit_json(root, out) < 0 ? 1 : 0;
 }
 
 int

@@ -13,6 +13,7 @@
 #include <jansson.h>
 
 #include "dmarc/dmarc.h"
+#include "filter/ctl_opts.h"
 #include "filter/tlsrpt_rua.h"
 #include "lib/str.h"
 #include "lib/strnum.h"
@@ -85,19 +86,14 @@ parse_args(const struct mg_config *cfg, int argc, char **argv, struct opts *o,
 		o->domain[strlen(o->domain) - 1] = '\0';
 	if (config_domain_find(cfg, o->domain) == NULL)
 		return ctl_error(out, "not a protected domain: %s", o->domain);
-	o->until = (long long)now - (long long)now % 86400 + 86400 - 1;
-	o->since = o->until + 1 - o->days * 86400;
+	ctl_opts_period_days(o->days, (long long)now, &o->since, &o->until);
 	return 0;
 }
 
 static void
 day_str(long long t, char out[16])
 {
-	time_t tt = (time_t)t;
-	struct tm tm;
-
-	if (gmtime_r(&tt, &tm) == NULL || strftime(out, 16, "%Y-%m-%d", &tm) == 0)
-		str_lcpy(out, "0000-00-00", 16);
+	ctl_opts_fmt_utc(t, "%Y-%m-%d", "0000-00-00", out, 16);
 }
 
 /* "yyyymmdd" of t (the store's day keys). */
@@ -111,19 +107,6 @@ day_key(long long t, char key[9])
 	memcpy(key + 4, ds + 5, 2);
 	memcpy(key + 6, ds + 8, 2);
 	key[8] = '\0';
-}
-
-static void
-emit_json(json_t *root, struct buf *out)
-{
-	char *s = json_dumps(root, JSON_COMPACT);
-
-	if (s != NULL) {
-		(void)buf_append_str(out, s);
-		(void)buf_append_char(out, '\n');
-		free(s);	/* jansson's own allocator */
-	}
-	json_decref(root);
 }
 
 static json_t *
@@ -180,7 +163,7 @@ cmd_reports(struct mg_tstore *s, const struct opts *o, struct buf *out)
 	if (o->json) {
 		json_object_set_new(root, "domain", json_string(o->domain));
 		json_object_set_new(root, "reports", arr);
-		emit_json(root, out);
+		(void)ctl_opts_emit_json(root, out);
 	} else {
 		json_decref(arr);
 		json_decref(root);
@@ -278,7 +261,7 @@ summary_days(const struct opts *o, const struct mg_tstore_day *d, size_t n, json
 	size_t np = 0;
 
 	for (long long k = 0; k < o->days; k++) {
-		long long t = o->since + k * 86400;
+		long long t = o->since + k * CTL_OPTS_DAY;
 		char ds[16], key[9];
 		unsigned long long ok = 0, fail = 0;
 
@@ -422,7 +405,7 @@ cmd_summary(struct mg_tstore *s, const struct opts *o, struct buf *out)
 		json_object_set_new(root, "reporters", rep);
 		json_object_set_new(root, "policies", pols);
 		json_object_set_new(root, "failures", fails);
-		emit_json(root, out);
+		(void)ctl_opts_emit_json(root, out);
 	} else {
 		(void)buf_append(out, text.data, text.len);
 		json_decref(root);

@@ -28,6 +28,8 @@ test_sniff(void)
 		{ "<feedbacks>", 11, MG_REPORT_KIND_NONE },
 		{ "<html><body>", 12, MG_REPORT_KIND_NONE },
 		{ "From: a@b\r\n", 11, MG_REPORT_KIND_NONE },
+		{ "{\"a\":1}", 7, MG_REPORT_KIND_JSON },
+		{ "\xef\xbb\xbf\r\n {", 7, MG_REPORT_KIND_JSON },
 		{ "", 0, MG_REPORT_KIND_NONE },
 	};
 
@@ -367,8 +369,46 @@ test_extract_corpus(void)
 	}
 }
 
+/* The kinds taken: DMARC (the default) refuses bare JSON; TLS-RPT's set refuses XML and zip. */
+static void
+test_kinds(void)
+{
+	static const char json[] = "{\"organization-name\":\"x\"}";
+	struct mg_report_limits l;
+	struct mg_report_blobs b = { NULL, 0 };
+	struct mg_report_err e = { MG_REPORT_OK, "" };
+	char text[64];
+
+	mg_report_limits_default(&l);
+	mg_report_kinds_text(&l, text, sizeof(text));
+	CHECK_STR(text, "XML, gzip or zip");
+	CHECK(mg_report_unpack(json, strlen(json), &l, &b, &e) < 0 &&
+	    e.reason == MG_REPORT_E_NO_REPORT, "json as dmarc: %s", e.text);
+	CHECK_STR(e.text, "not XML, gzip or zip (by magic bytes)");
+	memset(&e, 0, sizeof(e));
+	CHECK(mg_report_extract(json, strlen(json), &l, &b, &e) < 0 &&
+	    e.reason == MG_REPORT_E_NO_REPORT, "json message as dmarc: %s", e.text);
+	CHECK_STR(e.text, "no XML, gzip or zip part in the message");
+	l.kinds = 0;	/* zero: the DMARC set */
+	CHECK(mg_report_kind_taken(&l, MG_REPORT_KIND_ZIP) &&
+	    !mg_report_kind_taken(&l, MG_REPORT_KIND_JSON), "kinds 0");
+	l.kinds = MG_REPORT_KINDS_TLSRPT;
+	mg_report_kinds_text(&l, text, sizeof(text));
+	CHECK_STR(text, "JSON or gzip");
+	memset(&e, 0, sizeof(e));
+	CHECK(mg_report_extract(json, strlen(json), &l, &b, &e) == 0 && b.n == 1 &&
+	    b.v[0].from == MG_REPORT_KIND_JSON && b.v[0].len == strlen(json), "json: %s", e.text);
+	mg_report_blobs_free(&b);
+	memset(&e, 0, sizeof(e));
+	CHECK(mg_report_unpack(small_xml, strlen(small_xml), &l, &b, &e) < 0 &&
+	    e.reason == MG_REPORT_E_NO_REPORT && b.n == 0, "xml as tlsrpt: %s", e.text);
+	CHECK_STR(e.text, "not JSON or gzip (by magic bytes)");
+	mg_report_blobs_free(&b);
+}
+
 static const struct unit_case cases[] = {
 	{ "sniff", test_sniff },
+	{ "kinds", test_kinds },
 	{ "gzip", test_gzip },
 	{ "gzip_trailing", test_gzip_trailing },
 	{ "zip", test_zip },

@@ -222,6 +222,17 @@ variant(const char *from, const char *to)
 	return buf_steal(&b);
 }
 
+/* parse() of the RFC example with from replaced by to (the report keeps no pointer into it). */
+static struct mg_tlsrpt *
+parse_variant(const char *from, const char *to, struct mg_tlsrpt_err *e)
+{
+	char *s = variant(from, to);
+	struct mg_tlsrpt *r = parse(s, e);
+
+	xfree(s);
+	return r;
+}
+
 static void
 test_refusals(void)
 {
@@ -265,16 +276,14 @@ test_refusals(void)
 	};
 
 	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
-		char *s = variant(c[i].from, c[i].to);
 		struct mg_tlsrpt_err e;
-		struct mg_tlsrpt *r = parse(s, &e);
+		struct mg_tlsrpt *r = parse_variant(c[i].from, c[i].to, &e);
 
 		CHECK(r == NULL && e.reason == c[i].want, "%s: got %s (%s), want %s", c[i].name,
 		    r == NULL ? mg_tlsrpt_reason_name(e.reason) : "accepted", e.text,
 		    mg_tlsrpt_reason_name(c[i].want));
 		CHECK(r != NULL || e.text[0] != '\0', "%s: no text", c[i].name);
 		mg_tlsrpt_free(&r);
-		xfree(s);
 	}
 }
 
@@ -286,7 +295,6 @@ test_caps(void)
 	struct mg_tlsrpt_err e;
 	struct mg_tlsrpt *r;
 	struct buf b;
-	char *s;
 
 	buf_init(&b, 64 << 20);
 	for (int i = 0; i < 100000; i++)
@@ -326,21 +334,17 @@ test_caps(void)
 	buf_reset(&b);
 	for (int i = 0; i < 300; i++)
 		(void)buf_append_char(&b, 'a');
-	s = variant("5065427c-23d3-47ca-b6e0-946ea0e8c4be", b.data);
-	r = parse(s, &e);
+	r = parse_variant("5065427c-23d3-47ca-b6e0-946ea0e8c4be", b.data, &e);
 	CHECK(r == NULL && e.reason == MG_TLSRPT_E_VALUE, "long report-id: %s", e.text);
-	xfree(s);
 	/* overlong free text is cut, on a UTF-8 boundary */
 	buf_reset(&b);
 	for (int i = 0; i < 200; i++)
 		(void)buf_append_str(&b, "\xc3\xa9");
-	s = variant("X509_V_ERR_PROXY_PATH_LENGTH_EXCEEDED", b.data);
-	r = parse(s, &e);
+	r = parse_variant("X509_V_ERR_PROXY_PATH_LENGTH_EXCEEDED", b.data, &e);
 	CHECK(r != NULL && (r->quirks & MG_TLSRPT_Q_TRUNCATED), "long reason: %s", e.text);
 	if (r != NULL)
 		CHECK_INT(strlen(r->policies[0].failures[2].failure_reason_code), 254);
 	mg_tlsrpt_free(&r);
-	xfree(s);
 	/* over json_max */
 	{
 		struct mg_tlsrpt_limits l;
@@ -376,9 +380,8 @@ test_quirks(void)
 	};
 
 	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
-		char *s = variant(c[i].from, c[i].to);
 		struct mg_tlsrpt_err e;
-		struct mg_tlsrpt *r = parse(s, &e);
+		struct mg_tlsrpt *r = parse_variant(c[i].from, c[i].to, &e);
 
 		CHECK(r != NULL && (r->quirks & c[i].quirk), "%s: %s", c[i].name, e.text);
 		if (r != NULL) {
@@ -387,7 +390,6 @@ test_quirks(void)
 			CHECK_INT(r->policies[0].type, MG_TLSRPT_P_STS);
 		}
 		mg_tlsrpt_free(&r);
-		xfree(s);
 	}
 }
 
@@ -470,6 +472,12 @@ test_bombs(void)
 	memset(&e, 0, sizeof(e));
 	CHECK(mg_tlsrpt_extract("Subject: hi\r\n\r\nhello\r\n", 22, NULL, &b, &e) < 0 &&
 	    e.reason == MG_TLSRPT_E_NO_REPORT, "plain mail: %s", e.text);
+	CHECK_STR(e.text, "no JSON or gzip part in the message");
+	mg_tlsrpt_blobs_free(&b);
+	/* a DMARC report (XML) is not a TLS report */
+	memset(&e, 0, sizeof(e));
+	CHECK(mg_tlsrpt_extract("<?xml version=\"1.0\"?><feedback/>", 32, NULL, &b, &e) < 0 &&
+	    e.reason == MG_TLSRPT_E_NO_REPORT && b.n == 0, "xml: %s", e.text);
 	mg_tlsrpt_blobs_free(&b);
 	buf_free(&gz);
 	buf_free(&gz2);

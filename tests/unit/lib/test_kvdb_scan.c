@@ -4,13 +4,13 @@
  * scanned table (no lock held during fn: a writer thread must finish while the scan waits for
  * it), records added behind and ahead of the scan position, and bad arguments. */
 #include <errno.h>
-#include <ftw.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <time.h>
 
 #include "unit.h"
+#include "unit_tmpdir.h"
 
 #include "lib/kvdb.h"
 #include "lib/log.h"
@@ -22,41 +22,8 @@ static char test_dir[PATH_MAX];
 static const char *
 fresh_dir(const char *name)
 {
-	const char *t = getenv("TMPDIR");
-	char tmpl[PATH_MAX];
-
 	log_init("test_kvdb_scan", 1, LOG_LVL_WARN);
-	if (t == NULL || *t == '\0')
-		t = "/tmp";
-	snprintf(tmpl, sizeof(tmpl), "%s/test_kvdb_scan.%s.XXXXXX", t, name);
-	if (mkdtemp(tmpl) == NULL) {
-		CHECK(0, "mkdtemp %s: %s", tmpl, strerror(errno));
-		return NULL;
-	}
-	if (str_fmt(test_dir, sizeof(test_dir), "%s/db", tmpl) < 0)
-		return NULL;
-	return test_dir;
-}
-
-static int
-rm_entry(const char *p, const struct stat *st, int type, struct FTW *f)
-{
-	(void)st;
-	(void)type;
-	(void)f;
-	return remove(p) < 0 ? -1 : 0;
-}
-
-static void
-remove_env(const char *dir)
-{
-	char parent[PATH_MAX];
-	char *slash;
-
-	str_lcpy(parent, dir, sizeof(parent));
-	if ((slash = strrchr(parent, '/')) != NULL)
-		*slash = '\0';
-	nftw(parent, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	return unit_tmpdir("test_kvdb_scan", name, "db", test_dir, sizeof(test_dir));
 }
 
 /* An environment with one table "t"; NULL on failure (reported). */
@@ -87,7 +54,7 @@ teardown(struct mg_kvdb **kv)
 		return;
 	str_lcpy(dir, mg_kvdb_dir(*kv), sizeof(dir));
 	mg_kvdb_close(kv);
-	remove_env(dir);
+	unit_tmpdir_remove(dir);
 }
 
 static int
