@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "unit.h"
+#include "unit_tmpdir.h"
 
 #include "filter/greylist.h"
 #include "lib/kvdb.h"
@@ -29,44 +30,11 @@ static char env_dir[PATH_MAX];
 static const char *
 fresh_dir(const char *name)
 {
-	const char *t = getenv("TMPDIR");
-	char tmpl[PATH_MAX];
-
 	log_init("test_greylist", 1, LOG_LVL_WARN);
-	if (t == NULL || *t == '\0')
-		t = "/tmp";
-	snprintf(tmpl, sizeof(tmpl), "%s/test_greylist.%s.XXXXXX", t, name);
-	if (mkdtemp(tmpl) == NULL) {
-		CHECK(0, "mkdtemp %s: %s", tmpl, strerror(errno));
-		return NULL;
-	}
-	if (str_fmt(env_dir, sizeof(env_dir), "%s/db", tmpl) < 0) {
-		CHECK(0, "path too long: %s", tmpl);
-		return NULL;
-	}
-	return env_dir;
+	return unit_tmpdir("test_greylist", name, "db", env_dir, sizeof(env_dir));
 }
 
-static int
-rm_entry(const char *p, const struct stat *st, int type, struct FTW *f)
-{
-	(void)st;
-	(void)type;
-	(void)f;
-	return remove(p) < 0 ? -1 : 0;
-}
-
-static void
-remove_env(const char *dir)
-{
-	char parent[PATH_MAX];
-	char *slash;
-
-	str_lcpy(parent, dir, sizeof(parent));
-	if ((slash = strrchr(parent, '/')) != NULL)
-		*slash = '\0';
-	nftw(parent, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
+#define remove_env(dir) unit_tmpdir_remove(dir)
 
 /* One environment and greylist per case. */
 struct fixture {

@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "unit.h"
+#include "unit_tmpdir.h"
 
 #include "lib/kvdb.h"
 #include "lib/log.h"
@@ -29,45 +30,12 @@ static char test_dir[PATH_MAX];
 static const char *
 fresh_dir(const char *name)
 {
-	const char *t = getenv("TMPDIR");
-	char tmpl[PATH_MAX];
-
 	log_init("test_kvdb", 1, LOG_LVL_WARN);
-	if (t == NULL || *t == '\0')
-		t = "/tmp";
-	snprintf(tmpl, sizeof(tmpl), "%s/test_kvdb.%s.XXXXXX", t, name);
-	if (mkdtemp(tmpl) == NULL) {
-		CHECK(0, "mkdtemp %s: %s", tmpl, strerror(errno));
-		return NULL;
-	}
-	if (str_fmt(test_dir, sizeof(test_dir), "%s/db", tmpl) < 0) {
-		CHECK(0, "path too long: %s", tmpl);
-		return NULL;
-	}
-	return test_dir;
-}
-
-static int
-rm_entry(const char *p, const struct stat *st, int type, struct FTW *f)
-{
-	(void)st;
-	(void)type;
-	(void)f;
-	return remove(p) < 0 ? -1 : 0;
+	return unit_tmpdir("test_kvdb", name, "db", test_dir, sizeof(test_dir));
 }
 
 /* Removes the parent of an environment made by fresh_dir (with any .broken siblings). */
-static void
-remove_env(const char *dir)
-{
-	char parent[PATH_MAX];
-	char *slash;
-
-	str_lcpy(parent, dir, sizeof(parent));
-	if ((slash = strrchr(parent, '/')) != NULL)
-		*slash = '\0';
-	nftw(parent, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
+#define remove_env(dir) unit_tmpdir_remove(dir)
 
 static struct mg_kvdb *
 open_ok(const char *dir)
