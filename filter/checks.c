@@ -35,6 +35,7 @@ filter_thread_init(void *arg)
 	if ((t->spf = mg_spf_new(&err)) == NULL)
 		fatal("filter: libspf2: %s", err);
 	t->dkim = mg_dkim_verifier_new();
+	buf_init(&t->msg, FILTER_READ_MAX);
 	return t;
 }
 
@@ -46,6 +47,7 @@ filter_thread_fini(void *ctx, void *arg)
 	(void)arg;
 	mg_spf_free(&t->spf);
 	mg_dkim_verifier_free(&t->dkim);
+	buf_free(&t->msg);
 	xfree(t);
 }
 
@@ -333,16 +335,17 @@ check_auth(struct check_job *j, struct filter_thread *t, unsigned disabled, stru
 	buf_free(&frag);
 }
 
-/* The content layers (filter/content.c) over the whole message: mapped read-only (or read, if
- * the fd cannot be mapped), at most max_message_size octets (smtpd enforced it already). */
+/* The content layers (filter/content.c) over the whole message, at most max_message_size
+ * octets (smtpd enforced it already): read into the thread's buffer when it is small
+ * (FILTER_READ_MAX), else mapped read-only (or read into a copy if it cannot be mapped). */
 static void
-check_content(struct check_job *j, unsigned disabled)
+check_content(struct check_job *j, struct filter_thread *t, unsigned disabled)
 {
 	const struct mg_config *cfg = j->g->cfg;
 	struct mg_dns_wait_ctx wctx = { .d = filter.dns, .deadline_ms = j->deadline_ms };
 	struct content_ctx c;
 	size_t len = j->size > 0 ? (size_t)j->size : 0, got = 0;
-	char *copy = NULL;
+	char *copy = NULL, *dst = NULL;
 	void *map = MAP_FAILED;
 	ssize_t r;
 
@@ -355,18 +358,21 @@ check_content(struct check_job *j, unsigned disabled)
 	c.dns.ctx = &wctx;
 	c.score = &j->score;
 	c.account_cpu = 1;
-	if (len > 0)
-		map = mmap(NULL, len, PROT_READ, MAP_PRIVATE, j->fd, 0);
-	if (map != MAP_FAILED)
+	if (len > 0 && len <= FILTER_READ_MAX && buf_reserve(&t->msg, len) == 0)
+		dst = t->msg.data;
+	else if (len > 0 &&
+	    (map = mmap(NULL, len, PROT_READ, MAP_PRIVATE, j->fd, 0)) == MAP_FAILED)
+		dst = copy = xmalloc(len);
+	if (map != MAP_FAILED) {
 		c.msg = map;
-	else if (len > 0) {
-		copy = xmalloc(len);
-		while (got < len && (r = pread(j->fd, copy + got, len - got, (off_t)got)) > 0)
+	} else if (dst != NULL) {
+		while (got < len && (r = pread(j->fd, dst + got, len - got, (off_t)got)) > 0)
 			got += (size_t)r;
-		c.msg = copy;
+		c.msg = dst;
 		len = got;
-	} else
+	} else {
 		c.msg = "";
+	}
 	c.len = len;
 	content_check(&c);
 	if (map != MAP_FAILED)
@@ -514,7 +520,7 @@ check_job_run(struct workq_job *w, void *ctx)
 		}
 	}
 	check_auth(j, t, disabled, &hdr, &ar);
-	check_content(j, disabled);
+	check_content(j, t, disabled);
 	j->action = filter_score_decide(&j->score, &th);
 	if (j->action == FILTER_GREYLIST)
 		greylist_step(j);

@@ -90,7 +90,13 @@ extern struct filter_state filter;
 struct filter_thread {
 	struct mg_spf *spf;
 	struct mg_dkim_verifier *dkim;
+	struct buf msg;		/* the message read for the content layers (up to FILTER_READ_MAX) */
 };
+
+/* Messages up to this size are read into the thread's buffer; larger ones are mapped. (A map
+ * costs a page fault per 4 KiB and an munmap that interrupts the other cores to flush their
+ * TLBs: for the usual few-KiB message it cost more than the read.) */
+#define FILTER_READ_MAX (1024 * 1024)
 
 struct filter_gen *filter_gen_ref(void);		/* loop */
 void filter_gen_unref(struct filter_gen **g);	/* loop */
