@@ -115,7 +115,6 @@ dv_absolute(struct dv *v, const char *since, const char *until, const char **err
 	v->absolute = 1;
 	v->since_t = s;
 	v->days = (int)((u - s) / 86400 + 1);
-	v->ends_today = u == today;
 	str_lcpy(v->since_s, since, sizeof(v->since_s));
 	if (until != NULL)
 		str_lcpy(v->until_s, until, sizeof(v->until_s));
@@ -144,7 +143,6 @@ dv_new(struct http_request *req, struct http_response *resp, int api)
 	v->req = req;
 	v->api = api;
 	v->days = (int)days;
-	v->ends_today = 1;
 	v->limit = limit;
 	if (since == NULL && until != NULL) {
 		err = "until needs since";
@@ -162,7 +160,7 @@ fail:
 }
 
 int
-dv_add_cmd(struct dv *v, const char *w0, const char *w1, const char *w2, int limit, int tls)
+dv_add_cmd(struct dv *v, const char *w0, const char *w1, const char *w2, int limit)
 {
 	const char *argv[DV_ARGS_MAX];
 	int n = 0;
@@ -171,14 +169,13 @@ dv_add_cmd(struct dv *v, const char *w0, const char *w1, const char *w2, int lim
 	argv[n++] = w1;
 	if (w2 != NULL)
 		argv[n++] = w2;
-	if (v->absolute && !tls) {
+	/* dmarc and tls-reports take the same periods (filter/ctl_opts.c) */
+	if (v->absolute) {
 		argv[n++] = "--since";
 		argv[n++] = v->since_s;
 		argv[n++] = "--until";
 		argv[n++] = v->until_s;
 	} else {
-		if (v->absolute && (!v->ends_today || v->days > DV_DAYS_MAX))
-			return -1;
 		argv[n++] = "--days";
 		argv[n++] = v->days_s;
 	}
@@ -404,7 +401,7 @@ api_domains(struct http_request *req, struct http_response *resp)
 
 	if (v == NULL)
 		return HTTP_DONE;
-	(void)dv_add_cmd(v, "dmarc", "domains", NULL, 0, 0);
+	(void)dv_add_cmd(v, "dmarc", "domains", NULL, 0);
 	return dv_run(v, api_render);
 }
 
@@ -418,9 +415,9 @@ api_dmarc_domain(struct http_request *req, struct http_response *resp)
 	if (v == NULL || (verb = dv_path_domain(v, resp, "/api/v1/dmarc/")) == NULL)
 		return HTTP_DONE;
 	if (strcmp(verb, "summary") == 0) {
-		(void)dv_add_cmd(v, "dmarc", "summary", v->domain, 0, 0);
+		(void)dv_add_cmd(v, "dmarc", "summary", v->domain, 0);
 	} else if (strcmp(verb, "reports") == 0) {
-		(void)dv_add_cmd(v, "dmarc", "reports", v->domain, 1, 0);
+		(void)dv_add_cmd(v, "dmarc", "reports", v->domain, 1);
 	} else if (strcmp(verb, "report") == 0) {
 		if ((id = http_query_get(req, "id")) == NULL || !dv_id_is_valid(id)) {
 			http_error(req, resp, 400, "id must be a report identity (printable, "
@@ -453,12 +450,7 @@ api_tls_domain(struct http_request *req, struct http_response *resp)
 		dv_free(v);
 		return HTTP_DONE;
 	}
-	if (dv_add_cmd(v, "tls-reports", verb, v->domain, strcmp(verb, "reports") == 0, 1) < 0) {
-		http_error(req, resp, 400, "TLS reports: a since / until period must end today and "
-		    "span at most 366 days");
-		dv_free(v);
-		return HTTP_DONE;
-	}
+	(void)dv_add_cmd(v, "tls-reports", verb, v->domain, strcmp(verb, "reports") == 0);
 	return dv_run(v, api_render);
 }
 
@@ -472,7 +464,7 @@ page_overview(struct http_request *req, struct http_response *resp)
 
 	if (v == NULL)
 		return HTTP_DONE;
-	(void)dv_add_cmd(v, "dmarc", "domains", NULL, 0, 0);
+	(void)dv_add_cmd(v, "dmarc", "domains", NULL, 0);
 	return dv_run(v, dv_render_overview);
 }
 
@@ -486,10 +478,9 @@ page_domain(struct http_request *req, struct http_response *resp)
 	if (v == NULL || (verb = dv_path_domain(v, resp, "/dmarc/")) == NULL)
 		return HTTP_DONE;
 	if (*verb == '\0') {
-		(void)dv_add_cmd(v, "dmarc", "summary", v->domain, 0, 0);
-		(void)dv_add_cmd(v, "dmarc", "reports", v->domain, 1, 0);
-		/* no third command (n_cmds 2) when the TLS store cannot answer for the period */
-		(void)dv_add_cmd(v, "tls-reports", "summary", v->domain, 0, 1);
+		(void)dv_add_cmd(v, "dmarc", "summary", v->domain, 0);
+		(void)dv_add_cmd(v, "dmarc", "reports", v->domain, 1);
+		(void)dv_add_cmd(v, "tls-reports", "summary", v->domain, 0);
 		return dv_run(v, dv_render_domain);
 	}
 	if (strcmp(verb, "report") != 0) {

@@ -69,7 +69,7 @@ usage(void)
 	    "  dmarc rebuild [DOMAIN] store the archived reports (state_dir/dmarc-archive) again\n"
 	    "                         PERIOD: --days N (1..366, default 30, ending today) or\n"
 	    "                         --since YYYY-MM-DD [--until YYYY-MM-DD] (<= 3660 days, UTC)\n"
-	    "  tls-reports summary|reports DOMAIN [--days N] [--limit N] [--json]  TLS-RPT reports\n"
+	    "  tls-reports summary|reports DOMAIN [PERIOD] [--limit N] [--json]  TLS-RPT reports\n"
 	    "  config get FILE KEY    a setting as written in FILE (mailguard.conf,\n"
 	    "                         domains.d/DOMAIN.conf, lists/global.allow, lists/DOMAIN.block)\n"
 	    "  config set FILE KEY VALUE...  change or add a setting (comments and order kept)\n"

@@ -42,7 +42,6 @@ struct dv {
 	int days;		/* days in the period (also of a since/until period) */
 	int absolute;		/* ?since=[&until=] given: since_s / until_s name the days */
 	long long since_t;	/* 00:00 UTC of the first day (absolute periods) */
-	int ends_today;		/* the period's last day is today */
 	long long limit;
 	char *id;		/* report identity (drill-down), or NULL */
 	char days_s[8], limit_s[16], since_s[16], until_s[16];
@@ -65,7 +64,7 @@ struct dv *dv_new(struct http_request *req, struct http_response *resp, int api)
  * --until U). tls != 0: a tls-reports command, which knows only --days: an absolute period
  * is given as --days N when it ends today and spans at most 366 days; returns -1 (nothing
  * added) when it cannot be expressed. */
-int dv_add_cmd(struct dv *v, const char *w0, const char *w1, const char *w2, int limit, int tls);
+int dv_add_cmd(struct dv *v, const char *w0, const char *w1, const char *w2, int limit);
 /* Appends the period as a query ("days=30" or "since=...&amp;until=...", HTML-escaped). */
 void dv_period_query(struct buf *o, const struct dv *v);
 /* Takes the domain from the path after prefix ("example.org" or "example.org/VERB") into

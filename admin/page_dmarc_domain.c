@@ -208,12 +208,8 @@ tls_section(struct buf *o, const struct dv *v)
 	const json_t *t;
 
 	buf_append_str(o, "<section class=\"tlsrpt\"><h2>TLS reports (TLS-RPT)</h2>\n");
-	if (v->n_cmds < 3) {
-		buf_append_str(o, "<p class=\"hint\">TLS reports are shown for periods that end "
-		    "today, of at most 366 days.</p></section>\n");
-		return;
-	}
-	if (r->status != 0 || r->j == NULL) {
+	if (v->n_cmds < 3 || r->status != 0 || r->j == NULL ||
+	    dv_int(dv_obj(r->j, "totals"), "reports") <= 0) {
 		buf_append_str(o, "<p class=\"hint\">No TLS reports.</p></section>\n");
 		return;
 	}

@@ -55,6 +55,58 @@ ctl_opts_parse_date(const char *s)
 }
 
 void
+ctl_opts_period_init(struct ctl_period *p)
+{
+	p->days = p->since = p->until = -1;
+}
+
+int
+ctl_opts_period_arg(int argc, char **argv, int *i, struct ctl_period *p)
+{
+	const char *a = argv[*i], *next = *i + 1 < argc ? argv[*i + 1] : NULL, *e;
+	long long *dst = strcmp(a, "--days") == 0 ? &p->days : strcmp(a, "--since") == 0 ?
+	    &p->since : strcmp(a, "--until") == 0 ? &p->until : NULL;
+	long long v;
+
+	if (dst == NULL)
+		return 0;
+	if (next == NULL || *dst >= 0)
+		return -1;
+	if (dst == &p->days)
+		v = strnum_ll(next, 1, CTL_OPTS_DAYS_MAX, &v, &e) < 0 ? -1 : v;
+	else
+		v = ctl_opts_parse_date(next);
+	if (v < 0)
+		return -1;
+	*dst = v;
+	(*i)++;
+	return 1;
+}
+
+int
+ctl_opts_period_end(const struct ctl_period *p, long long now, long long *since_r,
+    long long *until_r, long long *days_r)
+{
+	long long until = p->until, today = now / CTL_OPTS_DAY * CTL_OPTS_DAY;
+
+	if ((p->days > 0 && (p->since >= 0 || p->until >= 0)) || (p->until >= 0 && p->since < 0))
+		return -1;
+	if (p->since < 0) {
+		*days_r = p->days > 0 ? p->days : CTL_OPTS_DAYS_DEFAULT;
+		ctl_opts_period_days(*days_r, now, since_r, until_r);
+		return 0;
+	}
+	if (until < 0)
+		until = today;
+	if (until < p->since || (until - p->since) / CTL_OPTS_DAY + 1 > CTL_OPTS_SPAN_MAX)
+		return -1;
+	*days_r = (until - p->since) / CTL_OPTS_DAY + 1;
+	*since_r = p->since;
+	*until_r = until + CTL_OPTS_DAY - 1;
+	return 0;
+}
+
+void
 ctl_opts_fmt_utc(long long t, const char *fmt, const char *fallback, char *out, size_t size)
 {
 	time_t tt = (time_t)t;

@@ -10,6 +10,28 @@
 #include "lib/buf.h"
 
 #define CTL_OPTS_DAY 86400LL
+#define CTL_OPTS_DAYS_DEFAULT 30
+#define CTL_OPTS_DAYS_MAX 366		/* --days */
+#define CTL_OPTS_SPAN_MAX 3660		/* --since/--until, in days */
+
+/* A report period as given: --days N, or --since YYYY-MM-DD [--until YYYY-MM-DD] (UTC). */
+struct ctl_period {
+	long long days;			/* -1: not given */
+	long long since, until;		/* 00:00:00 of the days given, -1: not given */
+};
+
+/* Before the arguments: nothing given. */
+void ctl_opts_period_init(struct ctl_period *p);
+/* If argv[*i] is --days, --since or --until with a good value in argv[*i + 1], takes both
+ * (*i advanced past the value) and returns 1; 0 if argv[*i] is none of them; -1 if it is one
+ * but its value is missing or bad, or it was given twice. */
+int ctl_opts_period_arg(int argc, char **argv, int *i, struct ctl_period *p);
+/* The period in force at now: *since_r 00:00:00 of the first day, *until_r 23:59:59 of the
+ * last, *days_r its length in days. Default: CTL_OPTS_DAYS_DEFAULT days ending today. Returns
+ * 0, or -1 when --days was given with --since/--until, --until without --since, until before
+ * since, or more than CTL_OPTS_SPAN_MAX days. */
+int ctl_opts_period_end(const struct ctl_period *p, long long now, long long *since_r,
+    long long *until_r, long long *days_r);
 
 /* The days UTC days ending with the day of now: *since_r 00:00:00 of the first day, *until_r
  * 23:59:59 of the last. */

@@ -91,26 +91,21 @@ static int
 parse_opts(int argc, char **argv, int first, int want, int allow_period, int allow_limit,
     struct opts *o, struct buf *out)
 {
-	long long now = (long long)time(NULL), today = now / DAY * DAY, v, since = -1, until = -1;
-	int days = -1;
+	struct ctl_period per;
+	long long v, days;
+	int r;
 
 	memset(o, 0, sizeof(*o));
 	o->limit = 200;
+	ctl_opts_period_init(&per);
 	for (int i = first; i < argc; i++) {
 		const char *a = argv[i], *next = i + 1 < argc ? argv[i + 1] : NULL;
 
 		if (strcmp(a, "--json") == 0) {
 			o->json = 1;
-		} else if (allow_period && strcmp(a, "--days") == 0 && next != NULL &&
-		    num_ll(next, 1, DMARC_CTL_DAYS_MAX, &v) == 0 && days < 0) {
-			days = (int)v;
-			i++;
-		} else if (allow_period && strcmp(a, "--since") == 0 && next != NULL &&
-		    (since = ctl_opts_parse_date(next)) >= 0) {
-			i++;
-		} else if (allow_period && strcmp(a, "--until") == 0 && next != NULL &&
-		    (until = ctl_opts_parse_date(next)) >= 0) {
-			i++;
+		} else if (allow_period && (r = ctl_opts_period_arg(argc, argv, &i, &per)) != 0) {
+			if (r < 0)
+				goto usage;
 		} else if (allow_limit && strcmp(a, "--limit") == 0 && next != NULL &&
 		    num_ll(next, 1, DMARC_CTL_LIMIT_MAX, &v) == 0) {
 			o->limit = (int)v;
@@ -121,21 +116,10 @@ parse_opts(int argc, char **argv, int first, int want, int allow_period, int all
 			goto usage;
 		}
 	}
-	if (o->npos != want || (days > 0 && (since >= 0 || until >= 0)) ||
-	    (until >= 0 && since < 0))
+	if (o->npos != want ||
+	    ctl_opts_period_end(&per, (long long)time(NULL), &o->since, &o->until, &days) < 0)
 		goto usage;
-	if (since >= 0) {
-		if (until < 0)
-			until = today;
-		if (until < since || (until - since) / DAY + 1 > DMARC_CTL_SPAN_MAX)
-			goto usage;
-		o->days = (int)((until - since) / DAY + 1);
-		o->since = since;
-		o->until = until + DAY - 1;
-	} else {
-		o->days = days > 0 ? days : 30;
-		ctl_opts_period_days(o->days, now, &o->since, &o->until);
-	}
+	o->days = (int)days;
 	return 0;
 usage:
 	(void)buf_append_str(out, usage_text);

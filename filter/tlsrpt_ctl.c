@@ -19,8 +19,6 @@
 #include "lib/strnum.h"
 #include "lib/xalloc.h"
 
-#define DAYS_DEFAULT 30
-#define DAYS_MAX 366
 #define LIMIT_DEFAULT 200
 #define LIMIT_MAX 10000
 #define REPORTERS_MAX 50
@@ -38,8 +36,10 @@ struct opts {
 static int
 usage(struct buf *out)
 {
-	(void)buf_append_str(out, "usage: tls-reports summary DOMAIN [--days N] [--json]\n"
-	    "       tls-reports reports DOMAIN [--days N] [--limit N] [--json]\n");
+	(void)buf_append_str(out, "usage: tls-reports summary DOMAIN [PERIOD] [--json]\n"
+	    "       tls-reports reports DOMAIN [PERIOD] [--limit N] [--json]\n"
+	    "       PERIOD: --days N (1..366, default 30, ending today) or\n"
+	    "               --since YYYY-MM-DD [--until YYYY-MM-DD] (at most 3660 days, UTC)\n");
 	return 2;
 }
 
@@ -57,20 +57,24 @@ static int
 parse_args(const struct mg_config *cfg, int argc, char **argv, struct opts *o,
     struct buf *out)
 {
-	time_t now = time(NULL);
+	struct ctl_period per;
 	const char *serr;
+	int r;
 
-	o->days = DAYS_DEFAULT;
 	o->limit = LIMIT_DEFAULT;
+	ctl_opts_period_init(&per);
 	if (argc < 3 || (strcmp(argv[1], "summary") != 0 && strcmp(argv[1], "reports") != 0))
 		return usage(out);
 	o->sub = argv[1];
 	for (int i = 3; i < argc; i++) {
 		if (strcmp(argv[i], "--json") == 0)
 			o->json = 1;
-		else if (strcmp(argv[i], "--days") == 0 && i + 1 < argc) {
-			if (strnum_ll(argv[++i], 1, DAYS_MAX, &o->days, &serr) < 0)
-				return ctl_error(out, "--days: not a number 1..366: %s", argv[i]);
+		else if ((r = ctl_opts_period_arg(argc, argv, &i, &per)) != 0) {
+			if (r < 0 && i + 1 >= argc)
+				return usage(out);
+			if (r < 0)
+				return ctl_error(out, "%s: not --days 1..366, --since/--until "
+				    "YYYY-MM-DD, or given twice", argv[i]);
 		} else if (strcmp(argv[i], "--limit") == 0 && i + 1 < argc &&
 		    strcmp(o->sub, "reports") == 0) {
 			if (strnum_ll(argv[++i], 1, LIMIT_MAX, &o->limit, &serr) < 0)
@@ -78,6 +82,8 @@ parse_args(const struct mg_config *cfg, int argc, char **argv, struct opts *o,
 		} else
 			return usage(out);
 	}
+	if (ctl_opts_period_end(&per, (long long)time(NULL), &o->since, &o->until, &o->days) < 0)
+		return usage(out);
 	if (strlen(argv[2]) >= sizeof(o->domain))
 		return ctl_error(out, "not a protected domain: %.255s", argv[2]);
 	str_lcpy(o->domain, argv[2], sizeof(o->domain));
@@ -86,7 +92,6 @@ parse_args(const struct mg_config *cfg, int argc, char **argv, struct opts *o,
 		o->domain[strlen(o->domain) - 1] = '\0';
 	if (config_domain_find(cfg, o->domain) == NULL)
 		return ctl_error(out, "not a protected domain: %s", o->domain);
-	ctl_opts_period_days(o->days, (long long)now, &o->since, &o->until);
 	return 0;
 }
 
