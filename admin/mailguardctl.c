@@ -180,6 +180,9 @@ main(int argc, char **argv)
 	if (reply.len == 0 || strncmp(reply.data, "status ", 7) != 0 ||
 	    (nl = strchr(reply.data, '\n')) == NULL) {
 		fprintf(stderr, "mailguardctl: no valid reply from the daemon\n");
+		buf_free(&reply);
+		buf_free(&line);
+		config_free(&cfg);
 		return 1;
 	}
 	*nl = '\0';

@@ -403,7 +403,8 @@ digest_one(const struct dgroup *g, long long now)
 		struct quar_rec *r = quarantine_lookup(g->qids[i]);
 
 		if (r == NULL || (st.last > 0 && r->arrival < st.last - DIGEST_LATE) ||
-		    bsearch(g->qids[i], st.seen, st.n_seen, sizeof(*st.seen), qid_cmp) != NULL)
+		    (st.n_seen > 0 &&
+		    bsearch(g->qids[i], st.seen, st.n_seen, sizeof(*st.seen), qid_cmp) != NULL))
 			continue;
 		items[n++] = (struct digest_item){ .qid = r->qid, .sender = r->sender,
 			.subject = r->subject, .arrival = r->arrival, .score = r->score, .order = i };
