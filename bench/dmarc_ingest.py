@@ -22,9 +22,7 @@ import json
 import os
 import random
 import re
-import smtplib
 import sys
-import threading
 import time
 import zipfile
 from email.mime.application import MIMEApplication
@@ -35,6 +33,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests" / "integ"))
 import mgtest  # noqa: E402
+from smtpload import SmtpLoad  # noqa: E402
 
 N_DOMAINS = 20
 ORGS = ["google.com", "Yahoo", "Mail.Ru", "Enterprise Outlook", "comcast.net", "web.de"]
@@ -89,59 +88,6 @@ def mail(i, xml, rua):
     part.add_header("Content-Disposition", "attachment", filename=name)
     m.attach(part)
     return m.as_bytes().replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
-
-
-class Sender:
-    def __init__(self, port, msgs, budget, threads):
-        self.port, self.msgs, self.threads = port, msgs, threads
-        self.deadline = time.monotonic() + budget
-        self.lock = threading.Lock()
-        self.next = 0
-        self.ok = self.failed = 0
-        self.first_error = ""
-
-    def take(self):
-        with self.lock:
-            if self.next >= len(self.msgs) or time.monotonic() >= self.deadline:
-                return None
-            self.next += 1
-            return self.next - 1
-
-    def worker(self, k):
-        s = None
-        while (i := self.take()) is not None:
-            rua, data = self.msgs[i]
-            try:
-                if s is None:
-                    s = smtplib.SMTP("127.0.0.1", self.port, timeout=60,
-                                     source_address=(f"127.0.0.{10 + k % 8}", 0))
-                    s.ehlo("reporter.test")
-                s.sendmail("noreply-dmarc@reporter.test", [rua], data)
-                with self.lock:
-                    self.ok += 1
-            except (smtplib.SMTPException, OSError) as e:
-                with self.lock:
-                    self.failed += 1
-                    self.first_error = self.first_error or f"{type(e).__name__}: {e}"
-                try:
-                    s.close()
-                except Exception:
-                    pass
-                s = None
-        if s is not None:
-            try:
-                s.quit()
-            except Exception:
-                pass
-
-    def run(self):
-        ts = [threading.Thread(target=self.worker, args=(k,)) for k in range(self.threads)]
-        t0 = time.monotonic()
-        for t in ts:
-            t.start()
-        for t in ts:
-            t.join()
-        return time.monotonic() - t0
 
 
 def role_pids(mg):
@@ -204,7 +150,9 @@ def main():
               f"dmarc_rua_keep {cfg['dmarc_rua_keep']}")
         c0 = cpu_s(pids["filter"])
         t0 = time.monotonic()
-        s = Sender(mg.port, msgs, a.budget, a.threads)
+        s = SmtpLoad(mg.port, len(msgs), a.budget, a.threads,
+                     lambda k: lambda i: ("noreply-dmarc@reporter.test", [msgs[i][0]], msgs[i][1]),
+                     helo="reporter.test")
         secs = s.run()
         if a.keep:      # parsed beside the delivery: the clock runs until the last is stored
             stored_rx = re.compile(r" dmarc_rua domain=\S+ org=.* result=stored")

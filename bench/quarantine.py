@@ -28,17 +28,16 @@ import json
 import os
 import random
 import re
-import smtplib
 import ssl
 import statistics
 import sys
-import threading
 import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests" / "integ"))
 import mgtest  # noqa: E402
+from smtpload import SmtpLoad  # noqa: E402
 
 N_DOMAINS, N_USERS, N_SENDERS = 20, 500, 2000
 POLICY = {"greylist": 6, "spam_quarantine": 6, "spam_reject": 30, "transport": "127.0.0.1:9"}
@@ -71,70 +70,15 @@ def make_message(rng, i, sender, rcpt):
     return ("\r\n".join(h) + "\r\n\r\n" + body + "\r\n").encode()
 
 
-class Filler:
-    def __init__(self, port, total, budget, threads):
-        self.port, self.total, self.deadline = port, total, time.monotonic() + budget
-        self.threads = threads
-        self.lock = threading.Lock()
-        self.next = 0
-        self.ok = self.failed = 0
-        self.first_error = ""
+def filler_messages(k):
+    """Client k's messages: random recipients, senders and subjects from its own RNG."""
+    rng = random.Random(k)
 
-    def take(self):
-        with self.lock:
-            if self.next >= self.total or time.monotonic() >= self.deadline:
-                return None
-            self.next += 1
-            return self.next - 1
-
-    def worker(self, k):
-        rng = random.Random(k)
-        s = None
-        while True:
-            i = self.take()
-            if i is None:
-                break
-            d = i % N_DOMAINS
-            rcpt = f"u{rng.randrange(N_USERS)}@d{d}.test"
-            sender = f"s{rng.randrange(N_SENDERS)}@m{rng.randrange(300)}.example"
-            try:
-                if s is None:
-                    s = smtplib.SMTP("127.0.0.1", self.port, timeout=60,
-                        source_address=(f"127.0.0.{10 + k % 8}", 0))
-                    s.ehlo("bench.client.test")
-                s.sendmail(sender, [rcpt], make_message(rng, i, sender, rcpt))
-                with self.lock:
-                    self.ok += 1
-            except (smtplib.SMTPException, OSError) as e:
-                with self.lock:
-                    self.failed += 1
-                    self.first_error = self.first_error or f"{type(e).__name__}: {e}"
-                try:
-                    s.close()
-                except Exception:
-                    pass
-                s = None
-        if s is not None:
-            try:
-                s.quit()
-            except Exception:
-                pass
-
-    def run(self):
-        ts = [threading.Thread(target=self.worker, args=(k,)) for k in range(self.threads)]
-        t0 = time.monotonic()
-        last = t0
-        for t in ts:
-            t.start()
-        while any(t.is_alive() for t in ts):
-            time.sleep(0.5)
-            if time.monotonic() - last >= 15:
-                last = time.monotonic()
-                print(f"  fill: {self.ok} stored, {self.failed} failed, "
-                    f"{self.ok / (last - t0):.0f} msg/s", file=sys.stderr, flush=True)
-        for t in ts:
-            t.join()
-        return time.monotonic() - t0
+    def msg(i):
+        rcpt = f"u{rng.randrange(N_USERS)}@d{i % N_DOMAINS}.test"
+        sender = f"s{rng.randrange(N_SENDERS)}@m{rng.randrange(300)}.example"
+        return sender, [rcpt], make_message(rng, i, sender, rcpt)
+    return msg
 
 
 def queries(n_stored, t_first, t_last):
@@ -270,8 +214,8 @@ def main():
         mg = BenchMailGuard(config=cfg, domains=domains).start()
         print(f"quarantine bench: {mgtest.build_dir()}/bin/mailguard, {os.cpu_count()} CPUs, "
             f"target {a.messages} messages, fill budget {a.fill_budget:.0f} s")
-        f = Filler(mg.port, a.messages, a.fill_budget, a.threads)
-        secs = f.run()
+        f = SmtpLoad(mg.port, a.messages, a.fill_budget, a.threads, filler_messages)
+        secs = f.run(progress="fill")
         j = json.loads(mg.ctl("queue", "quarantine", "search", "limit=1", "--json").stdout)
         stored = j["total"]
         t_last = j["messages"][0]["arrival"] if j["messages"] else int(time.time())
