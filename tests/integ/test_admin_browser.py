@@ -87,7 +87,15 @@ class Pages:
         self.shot(name)
 
     def text(self):
-        return self.el("body").text
+        """The page's text; "" while a navigation is in flight (a click's POST and redirect:
+        the old document is gone and the new one has no body yet), so callers that wait for
+        a result page simply wait on."""
+        from selenium.common.exceptions import (NoSuchElementException,
+                                                StaleElementReferenceException)
+        try:
+            return self.el("body").text
+        except (NoSuchElementException, StaleElementReferenceException):
+            return ""
 
 
 def mail_refused(mg, sender, rcpt):
