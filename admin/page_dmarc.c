@@ -149,11 +149,18 @@ dv_body_overview(struct buf *o, const struct dv *v)
 }
 
 void
+dv_render_frame(struct dv *v, struct http_response *resp, const char *title,
+    int (*body)(struct buf *, const struct dv *))
+{
+	html_page_begin(&resp->body, v->req, title);
+	resp->status = body(&resp->body, v);
+	html_page_end(&resp->body);
+}
+
+void
 dv_render_overview(struct dv *v, struct http_response *resp)
 {
-	html_page_begin(&resp->body, v->req, "DMARC reports");
-	resp->status = dv_body_overview(&resp->body, v);
-	html_page_end(&resp->body);
+	dv_render_frame(v, resp, "DMARC reports", dv_body_overview);
 }
 
 /* Report drill-down ------------------------------------------------------------------------- */
@@ -278,7 +285,5 @@ dv_render_report(struct dv *v, struct http_response *resp)
 	char title[300];
 
 	str_fmt(title, sizeof(title), "DMARC report for %s", v->domain);
-	html_page_begin(&resp->body, v->req, title);
-	resp->status = dv_body_report(&resp->body, v);
-	html_page_end(&resp->body);
+	dv_render_frame(v, resp, title, dv_body_report);
 }

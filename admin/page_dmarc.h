@@ -110,6 +110,9 @@ int dv_page_error(struct buf *o, const struct dv_reply *r, const char *what);
 /* The pages: dv_render_* write the frame (html_page_begin/end) around dv_body_*, which write
  * the content from v's replies (pure: no I/O, no configuration; fuzzed by
  * tests/fuzz/fuzz_admin_dmarc.c) and return the HTTP status (200, or that of a failed reply). */
+/* The console frame titled title around body's content; the status is body's. */
+void dv_render_frame(struct dv *v, struct http_response *resp, const char *title,
+    int (*body)(struct buf *, const struct dv *));
 void dv_render_overview(struct dv *v, struct http_response *resp);
 void dv_render_report(struct dv *v, struct http_response *resp);
 int dv_body_overview(struct buf *o, const struct dv *v);

@@ -261,7 +261,5 @@ dv_render_domain(struct dv *v, struct http_response *resp)
 	char title[300];
 
 	str_fmt(title, sizeof(title), "DMARC: %s", v->domain);
-	html_page_begin(&resp->body, v->req, title);
-	resp->status = dv_body_domain(&resp->body, v);
-	html_page_end(&resp->body);
+	dv_render_frame(v, resp, title, dv_body_domain);
 }
